@@ -1,0 +1,1 @@
+"""Networks: small typed building blocks composed into nets; each registers its architecture."""

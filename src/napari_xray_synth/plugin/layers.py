@@ -1,0 +1,132 @@
+"""The one place where napari layer data and :class:`Radiograph` are converted into each other."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from napari_xray_synth.core.conditions import LABELS
+from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.radiograph import Provenance, Radiograph, Window
+
+META_KEY = "xray_synth"
+
+LayerDataTuple = tuple[Any, dict[str, Any], str]
+
+
+def image_layer_tuple(rg: Radiograph, name: str, **extra: Any) -> LayerDataTuple:
+    """A napari image layer tuple: scale from the spacing, contrast limits from the default window.
+
+    Parameters
+    ----------
+    rg : Radiograph
+        The image.
+    name : str
+        Layer name.
+    **extra
+        More layer keyword arguments (``blending``, ``visible``, ...).
+    """
+    lo, hi = rg.default_window.limits
+    if not hi > lo:
+        lo, hi = 0.0, 1.0
+    kwargs: dict[str, Any] = {
+        "name": name,
+        "scale": rg.spacing or (1.0, 1.0),
+        "units": "mm" if rg.spacing else "pixel",
+        "contrast_limits": (lo, hi),
+        "colormap": "gray",
+        "metadata": {META_KEY: rg.metadata()},
+    }
+    kwargs.update(extra)
+    return rg.image, kwargs, "image"
+
+
+def labels_layer_tuple(
+    mask: np.ndarray,
+    name: str,
+    scale: tuple[float, ...] | None,
+    metadata: dict[str, Any] | None = None,
+) -> LayerDataTuple:
+    """A napari labels layer tuple for a lesion mask (values from :data:`LABELS`)."""
+    kwargs: dict[str, Any] = {
+        "name": name,
+        "scale": scale or (1.0,) * mask.ndim,
+        "opacity": 0.4,
+        "metadata": {META_KEY: {"labels": dict(LABELS), **(metadata or {})}},
+    }
+    return mask.astype(np.uint8), kwargs, "labels"
+
+
+def _layer_kind(layer: Any) -> str:
+    return type(layer).__name__.lower()
+
+
+def radiograph_from_layer(layer: Any, plane: np.ndarray | None = None) -> Radiograph:
+    """Rebuild a :class:`Radiograph` from a napari image layer.
+
+    Parameters
+    ----------
+    layer : napari.layers.Image
+        The layer; its metadata (written by :func:`image_layer_tuple`) is used when present.
+    plane : ndarray, optional
+        A 2-D plane of the layer's data to use instead of the whole data (one slice of a stack).
+
+    Raises
+    ------
+    InputError
+        Not an image layer, RGB, not 2-D, or holding NaN or infinite values; the message names
+        the layer.
+    """
+    name = getattr(layer, "name", "layer")
+    if layer is None:
+        raise InputError("no image layer chosen")
+    if _layer_kind(layer) != "image":
+        raise InputError(f"is a {_layer_kind(layer)} layer, not an image layer", f"layer {name!r}")
+    if getattr(layer, "rgb", False):
+        raise InputError("is an RGB image; a radiograph is greyscale", f"layer {name!r}")
+    data = np.asarray(layer.data if plane is None else plane)
+    if data.ndim != 2:
+        raise InputError(
+            f"holds {data.ndim}-D data of shape {data.shape}; one 2-D image is needed",
+            f"layer {name!r}",
+        )
+    if data.size == 0:
+        raise InputError("is empty", f"layer {name!r}")
+    meta = dict(getattr(layer, "metadata", {}) or {}).get(META_KEY, {})
+    steps = [Provenance.from_dict(p) for p in meta.get("provenance", [])]
+    if np.issubdtype(data.dtype, np.integer):
+        info = np.iinfo(data.dtype)
+        img = (data.astype(np.float64) - min(info.min, 0)) / (info.max - min(info.min, 0))
+    elif np.issubdtype(data.dtype, np.floating) or data.dtype == bool:
+        img = data.astype(np.float64)
+        if not np.all(np.isfinite(img)):
+            raise InputError("holds NaN or infinite values", f"layer {name!r}")
+        lo, hi = float(img.min()), float(img.max())
+        if lo < 0.0 or hi > 1.0:
+            img = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
+            steps.append(Provenance("rescale", {"from": [lo, hi], "to": [0.0, 1.0]}))
+    else:
+        raise InputError(f"has data of type {data.dtype}, not an image", f"layer {name!r}")
+    scale = tuple(float(s) for s in np.asarray(layer.scale)[-2:])
+    spacing: tuple[float, float] | None
+    if meta.get("spacing_mm"):
+        spacing, source = tuple(meta["spacing_mm"]), meta.get("spacing_source", "layer")
+    elif scale != (1.0, 1.0):
+        spacing, source = scale, "layer scale"
+    else:
+        spacing, source = None, "unknown"
+    windows = tuple(
+        Window(w["center"], w["width"], w.get("name", ""), w.get("function", "LINEAR"))
+        for w in meta.get("windows", [])
+        if w.get("function") != "LUT"
+    )
+    return Radiograph(
+        image=img.astype(np.float32),
+        spacing=spacing,  # type: ignore[arg-type]
+        spacing_source=source,
+        windows=windows,
+        header=meta.get("header", {}),
+        provenance=tuple(steps),
+        synthetic=bool(meta.get("synthetic", False)),
+    )
