@@ -1,4 +1,4 @@
-"""The root napari.yaml is the manifest napari loads, in an editable install and in a built wheel."""
+"""The root napari.yaml is the manifest napari loads, editable and in a built wheel."""
 
 import subprocess
 import sys
