@@ -107,15 +107,19 @@ def montage(
     cmaps: Sequence[str] = (),
     vranges: Sequence[tuple[float, float]] = (),
     tile: float = 2.2,
+    row_cmaps: Sequence[str] = (),
 ) -> Path:
-    """A grid of images; column ``j`` uses ``cmaps[j]`` (default gray) and ``vranges[j]``."""
+    """A grid of images.
+
+    Cell (i, j) uses ``row_cmaps[i]``, else ``cmaps[j]``, else gray; ``vranges[j]`` (default 0..1).
+    """
     n_r = len(rows)
     n_c = max(len(r) for r in rows) if rows else 1
     fig = Figure(figsize=(tile * n_c, tile * n_r + 0.3))
     for i, row in enumerate(rows):
         for j, img in enumerate(row):
             ax = fig.add_subplot(n_r, n_c, i * n_c + j + 1)
-            cmap = cmaps[j] if j < len(cmaps) else "gray"
+            cmap = row_cmaps[i] if i < len(row_cmaps) else (cmaps[j] if j < len(cmaps) else "gray")
             vmin, vmax = vranges[j] if j < len(vranges) else (0.0, 1.0)
             ax.imshow(np.asarray(img), cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
             ax.set_xticks([])
