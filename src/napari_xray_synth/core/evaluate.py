@@ -149,6 +149,18 @@ def _default_sim() -> Any:
     return simulate
 
 
+def _default_denoise() -> Callable[..., Any]:
+    from napari_xray_synth.core.denoise import denoise
+
+    return denoise
+
+
+def _default_synthesize() -> Callable[..., Any]:
+    from napari_xray_synth.core.synthesize import synthesize
+
+    return synthesize
+
+
 def _lesion_only(mask: np.ndarray) -> np.ndarray:
     return np.asarray(mask) > 0
 
@@ -281,9 +293,8 @@ def evaluate_denoise(
         raise InputError("name at least one denoising method")
     if n_images < 1 or not doses or min(doses) <= 0:
         raise InputError("n_images must be at least 1 and doses positive")
+    denoise_fn = denoise_fn or _default_denoise()
     out = _out_dir(out)
-    if denoise_fn is None:
-        from napari_xray_synth.core.denoise import denoise as denoise_fn
     doses = sorted(float(d) for d in doses)
     if data == "sim":
         cases = sim_denoise_cases(n_images, size, doses, seed, sim)
@@ -475,10 +486,8 @@ def evaluate_synth(
     """
     if n < 2:
         raise InputError(f"--n must be at least 2 (sources), got {n}")
-    out = _out_dir(out)
     sim = sim or _default_sim()
-    if synthesize_fn is None:
-        from napari_xray_synth.core.synthesize import synthesize as synthesize_fn
+    synthesize_fn = synthesize_fn or _default_synthesize()
     clf = load_model(classifier, device="cpu")
     dev = torch.device("cpu")
     if device != "cpu":
@@ -486,6 +495,7 @@ def evaluate_synth(
 
         dev = pick_device(device)
         clf.module.to(dev)
+    out = _out_dir(out)
     base_dose = float(getattr(sim, "DEFAULT_DOSE", 1.0)) * float(dose)
     n_path = len(PATHOLOGIES)
     total = n * (3 * n_path + 1) + 4
