@@ -41,7 +41,7 @@ def simulate_chest(seed, size, conditions=(), dose=1.0):
     return SimpleNamespace(
         healthy=rg(clean),
         diseased=rg(diseased),
-        clean=np.clip(clean, 0, 1),
+        healthy_clean=np.clip(clean, 0, 1),
         mask=label_mask(conditions, (size, size), spacing),
         lung_mask=lungs,
         conditions=tuple(conditions),

@@ -161,6 +161,21 @@ def _default_synthesize() -> Callable[..., Any]:
     return synthesize
 
 
+def _lungs(case: Any) -> np.ndarray:
+    """Where a random lesion may go: lung sides (1 right, 2 left) when given, else the lung mask."""
+    sides = getattr(case, "lung_sides", None)
+    return np.asarray(sides if sides is not None else case.lung_mask)
+
+
+def _side_region(case: Any, cond: Any) -> np.ndarray:
+    """The lung field of the condition's side (both lungs when sides are not known)."""
+    sides = getattr(case, "lung_sides", None)
+    if sides is None:
+        return np.asarray(case.lung_mask, bool)
+    side = cond.patient_side(np.shape(sides))
+    return np.asarray(sides) == (1 if side == "right" else 2)
+
+
 def _lesion_only(mask: np.ndarray) -> np.ndarray:
     return np.asarray(mask) > 0
 
@@ -228,7 +243,7 @@ def sim_denoise_cases(
         s = 2 * (seed * 10_007 + k) + 1
         for d in doses:
             case = sim.simulate_chest(s, size, conditions=(), dose=float(d) * base_dose)
-            clean = getattr(case, "clean", None)
+            clean = getattr(case, "healthy_clean", None)
             if clean is None:
                 raise InputError("the simulator case carries no clean (noise-free) image")
             noisy = _as_radiograph(case.healthy, _spacing(case), "simulate", s)
@@ -522,20 +537,20 @@ def evaluate_synth(
         base_b = sim.simulate_chest(s_b, size, conditions=(), dose=base_dose)
         for j, p in enumerate(PATHOLOGIES):
             check_cancel(cancel)
-            cond = sim.random_condition(p, base.lung_mask, spacing, rng)
+            cond = sim.random_condition(p, _lungs(base), spacing, rng)
             kwargs: dict[str, Any] = {"n_variants": 1, "seed": int(seed * 1000 + i * n_path + j)}
             kwargs["method"] = method
             if generator is not None:
                 kwargs["model"] = generator
             if p in ("effusion", "pneumothorax", "consolidation"):
-                kwargs["regions"] = [np.asarray(base.lung_mask, bool)]
+                kwargs["regions"] = [_side_region(base, cond)]
             variant = synthesize_fn(src, [cond], cancel=cancel, **kwargs)[0]
             generated.append(_image(variant.radiograph))
             tick()
             truth = sim.simulate_chest(s_a, size, conditions=[cond], dose=base_dose)
             real_a.append(_image(truth.diseased))
             tick()
-            cond_b = sim.random_condition(p, base_b.lung_mask, _spacing(base_b), rng)
+            cond_b = sim.random_condition(p, _lungs(base_b), _spacing(base_b), rng)
             other = sim.simulate_chest(s_b, size, conditions=[cond_b], dose=base_dose)
             real_b.append(_image(other.diseased))
             tick()

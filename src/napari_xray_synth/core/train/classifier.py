@@ -108,7 +108,9 @@ def sim_sampler(
         if rng.random() < second_finding:
             picks.append(str(rng.choice([p for p in PATHOLOGIES if p != picks[0]])))
         spacing = _spacing(base)
-        conds = [simulate.random_condition(p, base.lung_mask, spacing, rng) for p in picks]
+        lungs = getattr(base, "lung_sides", None)
+        lungs = base.lung_mask if lungs is None else lungs
+        conds = [simulate.random_condition(p, lungs, spacing, rng) for p in picks]
         case = simulate.simulate_chest(seed, sim_size, conditions=conds, dose=dose)
         return _image(case.diseased), tuple(c.pathology for c in case.conditions)
 
