@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, RLELossless
+
 from dicom_factory import (
     IDENTIFIERS,
     make_ds,
@@ -13,8 +15,6 @@ from dicom_factory import (
     save_acr_nema,
     save_jpeg_baseline,
 )
-from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, RLELossless
-
 from napari_xray_synth.core.io import dicom_info, read_radiograph, read_stack
 
 SHAPE = (64, 64)
@@ -105,9 +105,13 @@ def test_rescale_signed_16bit(tmp_path):
 def test_rescale_fractional_slope_mono1(tmp_path):
     px = ramp(SHAPE, 0, 1023)
     ds = make_ds(
-        px, photometric="MONOCHROME1", bits_stored=10, slope=0.5, intercept=10.0,
+        px,
+        photometric="MONOCHROME1",
+        bits_stored=10,
+        slope=0.5,
+        intercept=10.0,
         windows=[(200, 300)],
-    )  # fmt: skip
+    )
     path = save(ds, tmp_path / "r.dcm")
     rg = read_radiograph(path)
     assert rg.image[0, 0] == pytest.approx(1.0)  # stored 0 is white in MONOCHROME1 → 1 after inv.
@@ -219,9 +223,9 @@ def test_lossless_compressed_syntaxes(tmp_path, syntax):
         pytest.skip(f"no encoder for {syntax.name}: {encoder.missing_dependencies}")
     rng = np.random.default_rng(3)
     px = rng.integers(0, 4096, SHAPE).astype(np.uint16)
-    ds = make_ds(px, photometric="MONOCHROME1", bits_stored=12, windows=[(2000, 1000)])
-    plain = read_radiograph(save(make_ds(px, photometric="MONOCHROME1", bits_stored=12,
-                                         windows=[(2000, 1000)]), tmp_path / "plain.dcm"))  # fmt: skip
+    kwargs = {"photometric": "MONOCHROME1", "bits_stored": 12, "windows": [(2000, 1000)]}
+    plain = read_radiograph(save(make_ds(px, **kwargs), tmp_path / "plain.dcm"))
+    ds = make_ds(px, **kwargs)
     path = save(ds, tmp_path / "c.dcm", syntax)
     rg = read_radiograph(path)
     assert rg.header["transfer_syntax"] == syntax.name

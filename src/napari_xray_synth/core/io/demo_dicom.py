@@ -12,9 +12,9 @@ from pathlib import Path
 import numpy as np
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import (
+    PYDICOM_IMPLEMENTATION_UID,
     ComputedRadiographyImageStorage,
     ExplicitVRLittleEndian,
-    PYDICOM_IMPLEMENTATION_UID,
     generate_uid,
 )
 
@@ -34,7 +34,7 @@ def demo_pixels(shape: tuple[int, int] = (512, 512), seed: int = 0, bits: int = 
     spine = np.exp(-((c / 0.08) ** 2)) * (0.6 + 0.4 * (r > -0.8))
     heart = np.clip(1.0 - ((c + 0.12) / 0.32) ** 2 - ((r - 0.3) / 0.3) ** 2, 0, 1) ** 0.5
     ribs = 0.5 + 0.5 * np.sin(2 * np.pi * (r * 7.0 + 0.6 * np.abs(c) ** 2))
-    ribs = (ribs > 0.85) * (lungs > 0) * 0.15
+    ribs = (ribs > 0.85) * (lungs > 0) * 0.07
     att = 0.08 + 0.55 * body - 0.35 * lungs + 0.25 * spine + 0.25 * heart + ribs
     att = np.clip(att, 0.0, 1.0)
     top = 2**bits - 1

@@ -8,6 +8,7 @@ accept); the Modality LUT and the VOI windows use pydicom's own LUT functions th
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -100,12 +101,16 @@ def open_dataset(path: str | Path, *, pixels: bool = True) -> tuple[Dataset, boo
     p = check_readable(path)
     fmt = sniff(p)
     try:
-        ds = pydicom.dcmread(p, force=fmt != "dicom", defer_size=None if pixels else "64 KB")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ds = pydicom.dcmread(p, force=fmt != "dicom", defer_size=None if pixels else "64 KB")
     except Exception as exc:  # any parse failure of a damaged file is the user's input
         if fmt == "dicom":
             raise InputError(f"is a damaged DICOM file ({_one_line(exc)})", p) from exc
         raise InputError("is not a DICOM, TIFF, PNG or JPEG file", p) from exc
     acr_nema = fmt != "dicom"
+    # pydicom's parse warnings are kept for the header summary, not printed
+    ds._xray_synth_warnings = [" ".join(str(w.message).split()) for w in caught]
     if acr_nema and not any(k in ds for k in ("PixelData", "Rows", "SOPClassUID", "Modality")):
         raise InputError("is not a DICOM, TIFF, PNG or JPEG file", p)
     meta = getattr(ds, "file_meta", None)
@@ -191,6 +196,8 @@ def header_summary(ds: Dataset, acr_nema: bool) -> dict[str, Any]:
 def _check_image(ds: Dataset, p: Path) -> str:
     """The photometric interpretation, or an InputError for data sets that are no grey image."""
     if "PixelData" not in ds:
+        if not any(k in ds for k in ("SOPClassUID", "Modality", "Rows", "StudyInstanceUID")):
+            raise InputError("is a damaged DICOM file: none of its elements could be read", p)
         if "FloatPixelData" in ds or "DoubleFloatPixelData" in ds:
             raise InputError("holds float pixel data, which is not supported", p)
         what = ds.get("SOPClassUID")
@@ -239,7 +246,10 @@ def _parse(ds: Dataset, p: Path, acr_nema: bool) -> _Parsed:
 
 def _decode(ds: Dataset, p: Path) -> np.ndarray:
     try:
-        arr = ds.pixel_array
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            arr = ds.pixel_array
+        ds._xray_synth_warnings.extend(" ".join(str(w.message).split()) for w in caught)
     except Exception as exc:
         msg = _one_line(exc)
         _uid, name = _transfer_syntax(ds)
@@ -278,6 +288,9 @@ def read_dicom(path: str | Path) -> list[Radiograph]:
         values = apply_modality_lut(stored, ds)
     except Exception as exc:
         raise InputError(f"its Modality LUT cannot be applied ({_one_line(exc)})", p) from exc
+    notes = list(dict.fromkeys(getattr(ds, "_xray_synth_warnings", [])))
+    if notes:
+        parsed.header["read_warnings"] = notes[:10]
     images = np.clip(parsed.umap.to_image(values), 0.0, 1.0)
     n = images.shape[0]
     out = []
