@@ -23,7 +23,7 @@ def register(subparsers: Any) -> None:
         "--window",
         default=None,
         help="window to apply: its number as 'xray-synth info' lists it (default 0, the file's "
-        "default), its name, or 'full' for the full range",
+        "default), its name, or a generic preset: full, lung, soft-tissue, bone",
     )
     p.add_argument("--spacing", type=float, default=None, help="pixel spacing in mm (override)")
     p.set_defaults(func=run)
