@@ -291,7 +291,8 @@ def read_dicom(path: str | Path) -> list[Radiograph]:
     notes = list(dict.fromkeys(getattr(ds, "_xray_synth_warnings", [])))
     if notes:
         parsed.header["read_warnings"] = notes[:10]
-    images = np.clip(parsed.umap.to_image(values), 0.0, 1.0)
+    images = parsed.umap.to_image(values)
+    np.clip(images, 0.0, 1.0, out=images)
     n = images.shape[0]
     out = []
     for i in range(n):
