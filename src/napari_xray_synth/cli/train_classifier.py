@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--size", type=int, default=256, help="network input side (default: %(default)s)"
     )
     p.add_argument(
-        "--sim-size", type=int, default=512, help="simulated image side (default: %(default)s)"
+        "--sim-size", type=int, default=256, help="simulated image side (default: %(default)s)"
     )
     p.add_argument("--seed", type=int, default=0, help="run seed (default: %(default)s)")
     p.add_argument(

@@ -64,7 +64,7 @@ class ClassifierConfig:
     width: int = 16
     stages: int = 6
     features_dim: int = 128
-    sim_size: int = 512
+    sim_size: int = 256
     heldout: int = 280
     checkpoint_every: int = 100
     data: str = "sim"
@@ -82,36 +82,36 @@ class ClassifierConfig:
 
 
 def sim_sampler(
-    sim_size: int = 512,
+    sim_size: int = 256,
     healthy_share: float = 1.0 / 7.0,
     second_finding: float = 0.25,
-    dose_range: tuple[float, float] = (0.25, 1.0),
+    dose_range: tuple[float, float] = (0.1, 2.0),
 ) -> Sampler:
     """A sampler over the chest simulator: healthy chests and each pathology with random conditions.
 
     Per seed: healthy with probability ``healthy_share``; otherwise one pathology drawn uniformly
     (and, with probability ``second_finding``, a second, different one), each placed by the
-    simulator's ``random_condition`` in the lung field; the dose is log-uniform in ``dose_range``.
+    simulator's ``random_condition`` in the lung field; the dose is log-uniform in ``dose_range``
+    times the simulator's default dose.
     """
     try:
         from napari_xray_synth.core import simulate
     except ImportError as exc:  # pragma: no cover - the simulator ships with the package
         raise InputError(f"the chest simulator is not available ({exc})") from exc
+    base_dose = float(getattr(simulate, "DEFAULT_DOSE", 1.0))
 
     def sample(seed: int) -> tuple[np.ndarray, Sequence[str]]:
-        rng = np.random.default_rng(seed)
-        dose = float(np.exp(rng.uniform(np.log(dose_range[0]), np.log(dose_range[1]))))
-        base = simulate.simulate_chest(seed, sim_size, conditions=(), dose=dose)
+        rng = np.random.default_rng([seed, 7])
+        dose = base_dose * float(np.exp(rng.uniform(np.log(dose_range[0]), np.log(dose_range[1]))))
         if rng.random() < healthy_share:
-            return _image(base.healthy), ()
+            case = simulate.simulate_chest(seed, sim_size, conditions=None, dose=dose)
+            return _image(case.healthy), ()
         picks = [str(rng.choice(PATHOLOGIES))]
         if rng.random() < second_finding:
             picks.append(str(rng.choice([p for p in PATHOLOGIES if p != picks[0]])))
-        spacing = _spacing(base)
-        lungs = getattr(base, "lung_sides", None)
-        lungs = base.lung_mask if lungs is None else lungs
-        conds = [simulate.random_condition(p, lungs, spacing, rng) for p in picks]
-        case = simulate.simulate_chest(seed, sim_size, conditions=conds, dose=dose)
+        # pathology names: the simulator draws each condition with random_condition, from the
+        # seed, in the lung field of the patient it simulates (one call, not two)
+        case = simulate.simulate_chest(seed, sim_size, conditions=picks, dose=dose)
         return _image(case.diseased), tuple(c.pathology for c in case.conditions)
 
     return sample
@@ -120,13 +120,6 @@ def sim_sampler(
 def _image(x: Any) -> np.ndarray:
     """Pixels of a Radiograph or an array."""
     return np.asarray(getattr(x, "image", x), np.float32)
-
-
-def _spacing(case: Any) -> Any:
-    for name in ("spacing", "spacing_mm"):
-        if getattr(case, name, None) is not None:
-            return getattr(case, name)
-    return getattr(case.healthy, "spacing", None)
 
 
 def _lr(cfg: ClassifierConfig, step: int) -> float:
