@@ -122,6 +122,20 @@ def _image(x: Any) -> np.ndarray:
     return np.asarray(getattr(x, "image", x), np.float32)
 
 
+def simulator_fingerprint() -> str:
+    """sha256 of the simulator's and the condition renderer's sources: which images a seed gave."""
+    import hashlib
+
+    from napari_xray_synth.core import conditions, simulate
+
+    h = hashlib.sha256()
+    files = [*sorted(Path(simulate.__file__).parent.glob("*.py")), Path(conditions.__file__)]
+    for f in files:
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
 def _lr(cfg: ClassifierConfig, step: int) -> float:
     warm = min(1.0, (step + 1) / max(cfg.warmup, 1))
     return cfg.lr * warm * 0.5 * (1.0 + math.cos(math.pi * step / max(cfg.steps, 1)))
@@ -317,6 +331,7 @@ def train_classifier(
             "healthy or 1-2 pathologies with random conditions, log-uniform dose; "
             "training seeds even (train_seed), held-out seeds odd (heldout_seed)"
         ),
+        "simulator_sources_sha256": simulator_fingerprint() if cfg.data == "sim" else None,
         "seed": cfg.seed,
         "steps": cfg.steps,
         "images_seen": cfg.steps * cfg.batch,
