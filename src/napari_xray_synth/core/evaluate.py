@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from napari_xray_synth.core import plots
+from napari_xray_synth.core import metrics, plots
 from napari_xray_synth.core.atomic import atomic_path
 from napari_xray_synth.core.conditions import PATHOLOGIES
 from napari_xray_synth.core.errors import InputError
@@ -42,33 +42,14 @@ from napari_xray_synth.core.radiograph import Provenance, Radiograph
 
 
 def ssim_map(a: np.ndarray, b: np.ndarray) -> tuple[float, np.ndarray]:
-    """Mean SSIM and its map (data range 1, Gaussian window sigma 1.5)."""
-    try:
-        from napari_xray_synth.core import metrics  # branch "compare": the project's SSIM
-    except ImportError:
-        metrics = None
-    if metrics is not None and hasattr(metrics, "ssim"):
-        value, smap = metrics.ssim(a, b, data_range=1.0, full=True)
-        return float(value), np.asarray(smap, np.float32)
-    # TODO(integrator): drop this fallback once core.metrics is merged.
-    from skimage.metrics import structural_similarity
-
-    value, smap = structural_similarity(
-        np.asarray(a, np.float64),
-        np.asarray(b, np.float64),
-        data_range=1.0,
-        gaussian_weights=True,
-        sigma=1.5,
-        use_sample_covariance=False,
-        full=True,
-    )
+    """Mean SSIM and its map (``core.metrics``: data range 1, Gaussian window sigma 1.5)."""
+    value, smap = metrics.ssim(a, b, data_range=1.0, full=True)
     return float(value), np.asarray(smap, np.float32)
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
-    """PSNR in dB for images in [0, 1] (data range 1); inf for identical images."""
-    mse = float(np.mean((np.asarray(a, np.float64) - np.asarray(b, np.float64)) ** 2))
-    return float("inf") if mse == 0 else float(10.0 * np.log10(1.0 / mse))
+    """PSNR in dB for images in [0, 1] (``core.metrics``, data range 1); inf when identical."""
+    return float(metrics.psnr(a, b, data_range=1.0))
 
 
 # --- small helpers ------------------------------------------------------------------------
