@@ -117,3 +117,23 @@ class _CancelAfter:
     def is_set(self) -> bool:
         self.calls += 1
         return self.calls > self.n
+
+
+def test_a_finished_run_continues_to_more_steps_exactly(tmp_path):
+    # the learning rate does not depend on --steps: 3 steps then --resume --steps 5 == 5 steps
+    tc.train_classifier(tmp_path / "a", tiny(steps=5), sampler=stand_in_sampler, device="cpu")
+    tc.train_classifier(tmp_path / "b", tiny(steps=3), sampler=stand_in_sampler, device="cpu")
+    tc.train_classifier(
+        tmp_path / "b", tiny(steps=5), sampler=stand_in_sampler, device="cpu", resume=True
+    )
+    a, b = load_model(tmp_path / "a").module, load_model(tmp_path / "b").module
+    for (ka, va), (_, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        np.testing.assert_allclose(va.numpy(), vb.numpy(), atol=1e-5, err_msg=ka)
+
+
+def test_learning_rate_warms_up_then_decays():
+    cfg = tiny(warmup=10, lr=1.0)
+    lrs = [tc._lr(cfg, s) for s in range(40)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    assert lrs[39] == pytest.approx((10 / 40) ** 0.5)
+    assert (np.diff(lrs[9:]) <= 0).all()

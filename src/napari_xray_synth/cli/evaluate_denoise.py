@@ -39,7 +39,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--doses",
         type=_floats,
-        default=[0.05, 0.1, 0.25, 0.5, 1.0],
+        default=[0.01, 0.03, 0.1, 0.3, 1.0],
         help="doses relative to the simulator default, comma-separated (default: %(default)s)",
     )
     p.add_argument("--n", type=int, default=3, help="images (default: %(default)s)")

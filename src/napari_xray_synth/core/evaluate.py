@@ -259,7 +259,7 @@ def evaluate_denoise(
     *,
     data: str = "sim",
     methods: Sequence[str] = ("model", "gaussian", "tv"),
-    doses: Sequence[float] = (0.05, 0.1, 0.25, 0.5, 1.0),
+    doses: Sequence[float] = (0.01, 0.03, 0.1, 0.3, 1.0),
     n_images: int = 3,
     size: int = 512,
     seed: int = 0,
@@ -364,12 +364,16 @@ def evaluate_denoise(
     )
     first = cases[0].name
     low = examples[(first, doses[0])]
+    # one colour scale for every map: the 99.5th percentile of 1 - SSIM over them
+    top = float(np.percentile([1.0 - low[f"map:{m}"] for m in names], 99.5))
+    top = min(max(top, 0.01), 1.0)
     plots.montage(
         out / "ssim_maps.png",
         [[low[m] for m in names], [1.0 - low[f"map:{m}"] for m in names]],
         col_titles=names,
-        row_titles=["image", "1 - SSIM (0 to 1)"],
+        row_titles=["image", f"1 - SSIM (0 to {top:.2f})"],
         row_cmaps=["gray", "inferno"],
+        row_vranges=[None, (0.0, top)],
     )
     plots.montage(
         out / "examples.png",

@@ -108,10 +108,12 @@ def montage(
     vranges: Sequence[tuple[float, float]] = (),
     tile: float = 2.2,
     row_cmaps: Sequence[str] = (),
+    row_vranges: Sequence[tuple[float, float] | None] = (),
 ) -> Path:
     """A grid of images.
 
-    Cell (i, j) uses ``row_cmaps[i]``, else ``cmaps[j]``, else gray; ``vranges[j]`` (default 0..1).
+    Cell (i, j) uses ``row_cmaps[i]``, else ``cmaps[j]``, else gray; ``row_vranges[i]``, else
+    ``vranges[j]``, else 0..1.
     """
     n_r = len(rows)
     n_c = max(len(r) for r in rows) if rows else 1
@@ -120,7 +122,8 @@ def montage(
         for j, img in enumerate(row):
             ax = fig.add_subplot(n_r, n_c, i * n_c + j + 1)
             cmap = row_cmaps[i] if i < len(row_cmaps) else (cmaps[j] if j < len(cmaps) else "gray")
-            vmin, vmax = vranges[j] if j < len(vranges) else (0.0, 1.0)
+            rv = row_vranges[i] if i < len(row_vranges) else None
+            vmin, vmax = rv or (vranges[j] if j < len(vranges) else (0.0, 1.0))
             ax.imshow(np.asarray(img), cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest")
             ax.set_xticks([])
             ax.set_yticks([])

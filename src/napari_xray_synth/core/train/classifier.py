@@ -60,13 +60,13 @@ class ClassifierConfig:
     seed: int = 0
     lr: float = 2e-3
     weight_decay: float = 1e-4
-    warmup: int = 100
+    warmup: int = 50
     width: int = 16
     stages: int = 6
     features_dim: int = 128
     sim_size: int = 256
     heldout: int = 280
-    checkpoint_every: int = 100
+    checkpoint_every: int = 50
     data: str = "sim"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -137,8 +137,14 @@ def simulator_fingerprint() -> str:
 
 
 def _lr(cfg: ClassifierConfig, step: int) -> float:
-    warm = min(1.0, (step + 1) / max(cfg.warmup, 1))
-    return cfg.lr * warm * 0.5 * (1.0 + math.cos(math.pi * step / max(cfg.steps, 1)))
+    """Linear warm-up, then inverse square-root decay.
+
+    The rate does not depend on the total number of steps, so a run of N steps is exactly the
+    first N steps of a longer one: ``--resume --steps M`` continues a finished run to M steps and
+    gives the same weights as training M steps at once.
+    """
+    w = max(cfg.warmup, 1)
+    return cfg.lr * min(1.0, (step + 1) / w) * math.sqrt(w / max(step + 1, w))
 
 
 def _batch(
@@ -296,6 +302,12 @@ def train_classifier(
         if not (work / "checkpoint.json").is_file():
             raise InputError("no checkpoint to resume from", work)
         start, losses = _load_checkpoint(work, net, opt, cfg)
+        if start > cfg.steps:
+            raise InputError(
+                f"the checkpoint is at step {start}, past --steps {cfg.steps}; "
+                f"resume with --steps {start} or more",
+                work,
+            )
     loss_fn = torch.nn.BCEWithLogitsLoss()
     t0 = time.perf_counter()
     for step in range(start, cfg.steps):
