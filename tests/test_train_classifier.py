@@ -64,6 +64,7 @@ def test_tiny_training_writes_model_card_and_loss_curve(tmp_path):
     loaded = load_model(tmp_path / "clf")
     assert loaded.module.num_features == 16
     assert len(on_disk["training_config"]) > 5 and on_disk["steps"] == 6
+    assert on_disk["train_seconds"] > 0
 
 
 def test_resume_continues_exactly(tmp_path):

@@ -205,6 +205,7 @@ def _save_checkpoint(
     cfg: ClassifierConfig,
     step: int,
     losses: list[float],
+    seconds: float | None = None,
 ) -> None:
     tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     opt_state = opt.state_dict()
@@ -218,6 +219,7 @@ def _save_checkpoint(
         "step": step,
         "config": asdict(cfg),
         "losses": losses,
+        "train_seconds": seconds,
         "param_groups": opt_state["param_groups"],
     }
     with atomic_path(work / "checkpoint.json") as tmp:
@@ -244,7 +246,7 @@ def _load_checkpoint(
             _, idx, key = k.split(".", 2)
             opt_state["state"].setdefault(int(idx), {})[key] = v
     opt.load_state_dict(opt_state)
-    return int(state["step"]), list(state["losses"])
+    return int(state["step"]), list(state["losses"]), state.get("train_seconds")
 
 
 def train_classifier(
@@ -297,11 +299,11 @@ def train_classifier(
     sampler = sampler or sim_sampler(cfg.sim_size)
     net = PathologyClassifier(**cfg.net_config()).to(dev)
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    start, losses = 0, []
+    start, losses, before = 0, [], 0.0
     if resume:
         if not (work / "checkpoint.json").is_file():
             raise InputError("no checkpoint to resume from", work)
-        start, losses = _load_checkpoint(work, net, opt, cfg)
+        start, losses, before = _load_checkpoint(work, net, opt, cfg)
         if start > cfg.steps:
             raise InputError(
                 f"the checkpoint is at step {start}, past --steps {cfg.steps}; "
@@ -324,9 +326,11 @@ def train_classifier(
         losses.append(float(loss.detach()))
         done = step + 1
         if done % cfg.checkpoint_every == 0 or done == cfg.steps:
-            _save_checkpoint(work, net, opt, cfg, done, losses)
+            seconds = None if before is None else before + time.perf_counter() - t0
+            _save_checkpoint(work, net, opt, cfg, done, losses, seconds)
         report(progress, done, cfg.steps + 1)
     train_s = time.perf_counter() - t0
+    total_s = None if before is None else before + train_s
 
     seeds = [heldout_seed(k) for k in range(cfg.heldout)]
     metrics = evaluate_classifier(net, sampler, seeds, cfg.batch, dev, cancel=cancel)
@@ -349,7 +353,8 @@ def train_classifier(
         "images_seen": cfg.steps * cfg.batch,
         "training_config": asdict(cfg),
         "device": str(dev),
-        "train_seconds_this_session": round(train_s, 1),
+        # None when a checkpoint did not record it (a run resumed from an older checkpoint)
+        "train_seconds": None if total_s is None else round(total_s, 1),
         "final_loss_mean_last_100": float(np.mean(losses[-100:])) if losses else None,
         "loss_curve": plot.name,
         "metrics": {
