@@ -149,7 +149,7 @@ def _bronchograms(
 
     cy = y0 + (cond.center[0] - box[0].start + 0.5) * px
     cx = x0 + (cond.center[1] - box[1].start + 0.5) * px
-    segs = []
+    segs = [np.zeros((0, 6), np.float32)]
     r_mm = cond.size_mm / 2
     # bronchi enter from the hilar side of the lesion and fan out
     toward = 1.0 if cx < 0 else -1.0  # hilum direction in x
@@ -157,8 +157,8 @@ def _bronchograms(
         ang = np.arctan2(rng.normal(0, 0.5), -toward) + rng.normal(0, 0.4)
         sx = cx + toward * r_mm * rng.uniform(0.2, 0.5)
         sy = cy + rng.normal(0, r_mm * 0.2)
-        segs += _vessel_tree(rng, (sx, sy), float(ang), 1.3, r_mm * 0.35, inside, 4)
-    arr = np.array(segs, np.float32).reshape(-1, 6)
+        segs.append(_vessel_tree(rng, (sx, sy), float(ang), 1.3, r_mm * 0.35, inside, 4))
+    arr = np.concatenate(segs)
     return _capsules((h, w), x0, y0, px, arr)
 
 
