@@ -41,8 +41,9 @@ def main() -> None:
         torch.set_num_threads(1)
     except ImportError:
         pass
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          "1 thread")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, 1 thread"
+    )
     print()
     print("| size | pathology | cases/s | ms/case | target | met |")
     print("|---|---|---|---|---|---|")
@@ -51,8 +52,10 @@ def main() -> None:
             rate = bench(size, args.n, pathology)
             target = TARGETS.get(size)
             met = "" if target is None else ("yes" if rate >= target else "NO")
-            print(f"| {size}² | {pathology or 'none'} | {rate:.2f} | {1000 / rate:.0f} | "
-                  f"{'' if target is None else f'≥{target:g}/s'} | {met} |")
+            print(
+                f"| {size}² | {pathology or 'none'} | {rate:.2f} | {1000 / rate:.0f} | "
+                f"{'' if target is None else f'≥{target:g}/s'} | {met} |"
+            )
 
 
 if __name__ == "__main__":

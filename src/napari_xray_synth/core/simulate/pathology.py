@@ -35,7 +35,6 @@ from napari_xray_synth.core.simulate.phantom import (
     Phantom,
     _capsules,
     _vessel_tree,
-    heart_map,
 )
 
 REGION_PATHOLOGIES = ("effusion", "pneumothorax", "consolidation")
@@ -273,4 +272,4 @@ def random_condition(
     return Condition(pathology, (r, c), size, sev, None, seed)
 
 
-__all__ = ["apply_conditions", "heart_map", "random_condition", "region_for"]
+__all__ = ["apply_conditions", "random_condition", "region_for"]

@@ -70,7 +70,7 @@ class Anatomy:
             rotation=float(rng.normal(0.0, 3.5)),
             inspiration=float(rng.uniform(0.2, 1.0)),
             ctr=float(np.clip(rng.normal(0.45, 0.025), 0.39, 0.49)),
-            heart_tilt=float(np.deg2rad(rng.normal(38.0, 5.0))),
+            heart_tilt=float(np.deg2rad(rng.normal(45.0, 5.0))),
             body_depth=float(rng.normal(21.0 if sex == "M" else 19.5, 1.5)),
             wall=float(np.clip(rng.normal(20.0, 5.0), 10, 35)),
             lung_depth=float(rng.normal(15.5, 1.0)),
@@ -166,14 +166,19 @@ class _Grid:
 class _Bands:
     """Accumulates curved bands (ribs, clavicles) evaluated only near their centre lines.
 
-    A band follows ``y = f(x)`` with one sample per image column; for each sample only the rows
-    within its half-width (stretched by the slope) are evaluated. Samples are grouped by how
-    many rows they need and each group is one vectorised pass.
+    A band follows ``y = f(x)`` with one sample per image column (or, where it is steep,
+    ``x = f(y)`` with one sample per row); for each sample only the pixels within its half-width
+    (stretched by the slope) across the line are evaluated. Samples are grouped by how many
+    pixels they need and each group is one vectorised pass.
     """
 
     def __init__(self, grid: _Grid) -> None:
         self.g = grid
-        self.parts: list[tuple[np.ndarray, ...]] = []
+        self.parts: dict[int, list[tuple[np.ndarray, ...]]] = {0: [], 1: []}
+
+    @staticmethod
+    def _val(v, d: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(np.asarray(v(d) if callable(v) else v, np.float32), d.shape)
 
     def add(self, side: float, origin: float, lo: float, hi: float, f, half, wall, gain) -> None:
         """Add a band over distances ``lo..hi`` from ``origin`` on ``side`` (-1 or 1).
@@ -189,38 +194,63 @@ class _Bands:
         d = d_all[cols].astype(np.float32)
         fy, slope = f(d)
         fy = fy + g.tilt * (g.x[cols] - g.shift)
+        centre = (fy - g.y0) / g.px - 0.5  # fractional row of the centre line
+        v = self._val
+        self.parts[0].append((cols, centre, slope, v(half, d), v(wall, d), v(gain, d)))
 
-        def val(v):
-            return np.broadcast_to(np.asarray(v(d) if callable(v) else v, np.float32), d.shape)
-
-        self.parts.append((cols, fy, slope, val(half), val(wall), val(gain)))
+    def add_steep(
+        self,
+        side: float,
+        origin: float,
+        y_lo: float,
+        y_hi: float,
+        f,
+        half,
+        wall,
+        gain,
+        d_ref,
+    ) -> None:
+        """Add a steep band ``d = f(y)`` (distance from the midline as a function of height)."""
+        g = self.g
+        x_ref = side * d_ref + origin
+        yy = g.y - g.tilt * x_ref
+        rows = np.flatnonzero((yy >= y_lo) & (yy < y_hi))
+        if rows.size == 0:
+            return
+        y = yy[rows].astype(np.float32)
+        d, slope = f(y)
+        centre = (side * d + origin + g.shift - g.x0) / g.px - 0.5
+        v = self._val
+        self.parts[1].append((rows, centre, slope, v(half, d), v(wall, d), v(gain, d)))
 
     def render(self) -> np.ndarray:
         g = self.g
         h, w = g.shape
         out = np.zeros(h * w, np.float32)
-        if not self.parts:
-            return out.reshape(g.shape)
-        cols, fy, slope, half, wall, gain = (
-            np.concatenate(p) for p in zip(*self.parts, strict=True)
-        )
-        stretch = np.sqrt(1.0 + np.minimum(slope.astype(np.float32) ** 2, 16.0))
-        need = np.ceil(half * stretch / g.px).astype(int) + 1
-        bins = np.ceil(np.log2(np.maximum(need, 1))).astype(int)
-        row_c = (fy - g.y0) / g.px - 0.5  # fractional row of the centre line
-        for b in np.unique(bins):
-            k = bins == b
-            reach = 2**b
-            offs = np.arange(-reach, reach + 1, dtype=np.float32)
-            rows = np.round(row_c[k])[:, None] + offs[None, :]
-            dist = (rows - row_c[k][:, None]) * g.px / stretch[k][:, None]
-            r = half[k][:, None]
-            ri = np.maximum(r - wall[k][:, None], 0.0)
-            # a tube with a dense cortex: outer chord minus most of the marrow chord
-            v = (_chord(dist, r) - 0.75 * _chord(dist, ri)) * gain[k][:, None] / 10.0
-            ok = (rows >= 0) & (rows < h) & (v > 0)
-            idx = rows[ok].astype(np.int64) * w + np.broadcast_to(cols[k][:, None], ok.shape)[ok]
-            out += np.bincount(idx, weights=v[ok], minlength=out.size).astype(np.float32)
+        for axis, parts in self.parts.items():
+            if not parts:
+                continue
+            lines, centre, slope, half, wall, gain = (
+                np.concatenate(p) for p in zip(*parts, strict=True)
+            )
+            stretch = np.sqrt(1.0 + np.minimum(slope.astype(np.float32) ** 2, 16.0))
+            need = np.ceil(half * stretch / g.px).astype(int) + 1
+            bins = np.ceil(np.log2(np.maximum(need, 1))).astype(int)
+            n_across = h if axis == 0 else w
+            for b in np.unique(bins):
+                k = bins == b
+                offs = np.arange(-(2**b), 2**b + 1, dtype=np.float32)
+                across = np.round(centre[k])[:, None] + offs[None, :]
+                dist = (across - centre[k][:, None]) * g.px / stretch[k][:, None]
+                r = half[k][:, None]
+                ri = np.maximum(r - wall[k][:, None], 0.0)
+                # a tube with a dense cortex: outer chord minus most of the marrow chord
+                v = (_chord(dist, r) - 0.75 * _chord(dist, ri)) * gain[k][:, None] / 10.0
+                ok = (across >= 0) & (across < n_across) & (v > 0)
+                a_i = across[ok].astype(np.int64)
+                l_i = np.broadcast_to(lines[k][:, None], ok.shape)[ok]
+                idx = a_i * w + l_i if axis == 0 else l_i * w + a_i
+                out += np.bincount(idx, weights=v[ok], minlength=out.size).astype(np.float32)
         return out.reshape(g.shape)
 
 
@@ -256,10 +286,13 @@ def _capsules(
         pxx = (x0 + (cols + 0.5) * px).astype(np.float32)
         dx, dy = xb - xa, yb - ya
         ll = np.maximum(dx * dx + dy * dy, 1e-6)
-        t = np.clip(((pxx - xa) * dx + (py - ya) * dy) / ll, 0.0, 1.0)
+        t_raw = ((pxx - xa) * dx + (py - ya) * dy) / ll
+        t = np.clip(t_raw, 0.0, 1.0)
         ex, ey = pxx - (xa + t * dx), py - (ya + t * dy)
         r = ra + t * (rb - ra)
         v = 2.0 * np.sqrt(np.maximum(r * r - ex * ex - ey * ey, 0.0)) / 10.0
+        # flat ends: joints of a tree do not pile up into beads
+        v = v * ((t_raw >= 0.0) & (t_raw <= 1.0))
         ok = (rows >= 0) & (rows < shape[0]) & (cols >= 0) & (cols < shape[1]) & (v > 0)
         idx = np.broadcast_to(rows, ok.shape)[ok] * shape[1] + np.broadcast_to(cols, ok.shape)[ok]
         out += np.bincount(idx, weights=v[ok], minlength=out.size).astype(np.float32)
@@ -302,7 +335,7 @@ def _vessel_forest(
         x, y, ang, r, ln = front.T
         xe, ye = x + ln * np.cos(ang), y + ln * np.sin(ang)
         ok = inside(xe, ye)
-        r1 = r * 0.85
+        r1 = r * 0.88
         # branches leaving the lung stop there, thin
         stop = ~ok
         out.append(
@@ -348,16 +381,24 @@ class _Frame:
     med_x: float
     knob_y: float
 
+    def _dome(self, t: np.ndarray, radius: float) -> np.ndarray:
+        """Half-width of a round apex of ``radius`` mm at relative height ``t``."""
+        return np.sqrt(2.0 * radius * np.maximum(t * (self.cp - self.top), 0.0))
+
     def lateral(self, t: np.ndarray, side: int) -> np.ndarray:
         """Distance of the inner chest wall from the midline at relative height ``t``."""
         w = self.width[side]
-        tt = np.minimum(t / 0.85, 1.0)
-        narrow = 0.04 * w * np.clip((t - 0.86) / 0.14, 0.0, 1.5)
-        return self.apex_x + (w - self.apex_x) * (1.0 - (1.0 - tt) ** 2) ** 0.65 - narrow
+        tt = np.minimum(t / 0.9, 1.0)
+        narrow = 0.03 * w * np.clip((t - 0.9) / 0.1, 0.0, 1.5)
+        body = (w - self.apex_x) * (1.0 - (1.0 - tt) ** 2) ** 0.8
+        return self.apex_x + np.maximum(body, self._dome(t, 0.1 * w)) - narrow
 
     def medial(self, t: np.ndarray) -> np.ndarray:
         tm = np.minimum(t / 0.2, 1.0)
-        return self.apex_x - (self.apex_x - self.med_x) * np.sqrt(1.0 - (1.0 - tm) ** 2)
+        inward = (self.apex_x - self.med_x) * np.sqrt(1.0 - (1.0 - tm) ** 2)
+        return self.apex_x - np.minimum(
+            np.maximum(inward, self._dome(t, 6.0)), self.apex_x - self.med_x
+        )
 
     def dome_y(self, d: np.ndarray, side: int) -> np.ndarray:
         """The diaphragm at distance ``d`` from the midline."""
@@ -385,6 +426,8 @@ def render_phantom(anatomy: Anatomy, shape: tuple[int, int], spacing: float) -> 
     lung, sides = _lungs(a, f, g)
     heart, heart_geo = _heart(a, f, g)
     medi = _mediastinum(a, f, g, heart_geo)
+    # the lung fields are where the lungs are seen: not behind the heart or the mediastinum
+    sides[(sides > 0) & (lung - medi - 0.9 * heart < 0.4 * lung)] = 0
     body = _body(a, f, g)
     bone, ribs = _bones(a, f, g)
     vessels = _vessels(a, f, g, sides)
@@ -449,23 +492,38 @@ def heart_map(X: np.ndarray, Y: np.ndarray, geo: dict[str, float]) -> np.ndarray
 
 
 def _heart(a: Anatomy, f: _Frame, g: _Grid) -> tuple[np.ndarray, dict[str, float]]:
+    """The cardiac silhouette, row by row between a right and a left border, on the domes.
+
+    The transverse diameter is ``ctr`` times the inner thoracic width: 37 % of it right of the
+    midline (the convex right atrium), 63 % left (the ventricle, widest where the apex meets
+    the left dome). The top narrows into the mediastinum; the bottom hides below the domes.
+    """
     thorax = f.width[0] + f.width[1]
-    diam = a.ctr * thorax  # transverse diameter
-    th = a.heart_tilt
-    ratio = 0.74
-    half_w = np.sqrt(np.cos(th) ** 2 + (ratio * np.sin(th)) ** 2)
-    half_h = np.sqrt(np.sin(th) ** 2 + (ratio * np.cos(th)) ** 2)
-    ah = diam / 2.0 / half_w
-    bh = ratio * ah
-    cx = -0.35 * diam + diam / 2.0 + 0.4 * a.rotation  # the right border a third of the way
-    cy = f.dome[1] - 0.05 * half_h * ah
-    geo = {"cx": cx, "cy": cy, "a": ah, "b": bh, "tilt": th, "hmax": 11.5}
+    diam = a.ctr * thorax
+    shift = 0.4 * a.rotation
+    bottom = f.dome[1] + 4.0
+    top = bottom - (0.62 + 0.15 * np.cos(a.heart_tilt)) * diam
+    win = g.window(-0.45 * diam + shift, 0.7 * diam + shift, top - 5.0, bottom + 60.0)
     heart = np.zeros(g.shape, np.float32)
-    r = ah + 2.0
-    win = g.window(cx - r, cx + r, cy - r, cy + r)
     if win is not None:
         sl, X, Y = win
-        heart[sl] = heart_map(X, Y, geo)
+        t = np.clip((Y - top) / (bottom - top), 0.0, 1.0)
+        # left border: from the pulmonary trunk out to the apex, convex
+        x_l = (0.16 + 0.47 * np.sin(0.5 * np.pi * t**0.85)) * diam
+        # right border: the right atrium bulges most at two thirds of the height
+        x_r = -(0.08 + 0.29 * np.sin(np.pi * np.clip(0.2 + 0.75 * t, 0, 1)) ** 0.6) * diam
+        xc, hw = (x_l + x_r) / 2 + shift, (x_l - x_r) / 2
+        q = 1.0 - ((X - xc) / hw) ** 2
+        cap = np.sqrt(np.clip((Y - top) / (0.12 * diam), 0.0, 1.0))  # rounded top
+        below = np.exp(-np.maximum(Y - bottom, 0.0) / 25.0)  # fades into the abdomen
+        heart[sl] = 11.5 * np.sqrt(np.clip(q, 0.0, 1.0)) ** 0.7 * cap * below
+    geo = {
+        "cx": 0.13 * diam + shift,
+        "cy": bottom - 0.1 * diam,
+        "top": top,
+        "diameter": diam,
+        "hmax": 11.5,
+    }
     return heart, geo
 
 
@@ -476,8 +534,8 @@ def _mediastinum(a: Anatomy, f: _Frame, g: _Grid, hg: dict[str, float]) -> np.nd
         return medi
     sl, X, Y = win
     xm = X - 0.3 * a.rotation
-    heart_top = hg["cy"] - 0.8 * hg["a"]
-    hw = 21.0 + 9.0 * np.clip((Y - (f.top + 20.0)) / (heart_top - f.top - 20.0), 0.0, 1.0) ** 2
+    heart_top = hg["top"]
+    hw = 21.0 + 12.0 * np.clip((Y - (f.top + 20.0)) / (heart_top - f.top - 20.0), 0.0, 1.0) ** 2
     knob = 15.0 * np.exp(-(((Y - f.knob_y) / 13.0) ** 2))  # aortic knob, patient's left
     svc = 5.0 * np.exp(-(((Y - (f.knob_y + 35.0)) / 30.0) ** 2))  # SVC, patient's right
     half = np.where(xm > 0, hw + knob + 4.0, hw + svc)
@@ -498,10 +556,10 @@ def _body(a: Anatomy, f: _Frame, g: _Grid) -> np.ndarray:
     aw = max(f.width) + a.wall + 10.0
     sh = np.clip((f.top + 25.0 - Y) / 45.0, 0.0, 1.0)  # shoulders above the apices
     aw_y = aw + 55.0 * sh
-    body = a.body_depth * np.sqrt(np.clip(1.0 - (X / aw_y) ** 2, 0.0, 1.0)) ** 0.6
+    body = a.body_depth * np.sqrt(np.clip(1.0 - (X / aw_y) ** 2, 0.0, 1.0)) ** 0.8
     # the top of the shoulders slopes from the neck down to the acromion
     y_sh = f.top - 42.0 + 30.0 * np.clip((np.abs(X) - 50.0) / (aw - 40.0), 0.0, 1.2) ** 0.7
-    body *= (1.0 - 0.35 * sh) * np.clip((Y - y_sh) / 12.0, 0.0, 1.0)
+    body *= (1.0 - 0.55 * sh) * np.clip((Y - y_sh) / 12.0, 0.0, 1.0)
     neck = 12.0 * np.sqrt(np.clip(1.0 - (X / 58.0) ** 2, 0.0, 1.0))
     body = np.maximum(body, neck)
     body += 3.0 * np.clip((Y - f.cp) / 40.0, 0.0, 1.0) * (body > 0)  # the abdomen
@@ -546,7 +604,7 @@ def _bones(a: Anatomy, f: _Frame, g: _Grid) -> tuple[np.ndarray, np.ndarray]:
                 w_i = min(w_i, 0.55 * f.width[side])
             xc = 0.06 * w_i
             A = w_i - xc
-            B = (0.40 + 0.012 * min(i, 6)) * A * (1.2 if i == 0 else 1.0)
+            B = (0.52 + 0.01 * min(i, 6)) * A * (1.1 if i == 0 else 1.0)
             yc = yi + B
 
             def post(d, xc=xc, A=A, B=B, yc=yc):
@@ -554,10 +612,19 @@ def _bones(a: Anatomy, f: _Frame, g: _Grid) -> tuple[np.ndarray, np.ndarray]:
                 root = np.sqrt(1.0 - q * q)
                 return yc - B * root, B * q / (A * root)
 
+            def post_steep(y, xc=xc, A=A, B=B, yc=yc):
+                q = np.clip((yc - y) / B, 0.0, 0.9999)
+                root = np.sqrt(1.0 - q * q)
+                return xc + A * root, A * q / (B * root)
+
             half = 5.0 + 0.3 * min(i, 6)
-            ribs.add(s, spine_x, 9.0, xc + A, post, half, 1.4, 1.3)
-            if i < 10:
-                A2, B2 = 0.78 * A, 1.3 * B
+            gain = 1.2 if i < 8 else (0.8 if i < 10 else 0.5)
+            q1 = A / np.hypot(A, B)  # where the arc is at 45 degrees
+            ribs.add(s, spine_x, 9.0, xc + A * q1, post, half, 1.4, gain)
+            y1 = yc - B * np.sqrt(1.0 - q1 * q1)
+            ribs.add_steep(s, spine_x, y1, yc, post_steep, half, 1.4, gain, xc + A)
+            if i < 9:
+                A2, B2 = 0.78 * A, 0.95 * B
                 cx2 = xc + A - A2
                 d_end = max(26.0 + 4.0 * i, cx2 - 0.65 * A2)
 
@@ -566,10 +633,19 @@ def _bones(a: Anatomy, f: _Frame, g: _Grid) -> tuple[np.ndarray, np.ndarray]:
                     root = np.sqrt(1.0 - q * q)
                     return yc + B2 * root, -B2 * q / (A2 * root)
 
+                def ant_steep(y, cx2=cx2, A2=A2, B2=B2, yc=yc):
+                    q = np.clip((y - yc) / B2, 0.0, 0.9999)
+                    root = np.sqrt(1.0 - q * q)
+                    return cx2 + A2 * root, -A2 * q / (B2 * root)
+
                 def fade(d, d_end=d_end):
                     return 0.45 * np.clip((d - d_end) / 22.0, 0.0, 1.0)  # cartilage unseen
 
-                ribs.add(s, 0.0, d_end, cx2 + A2, ant, 6.5 + 0.2 * min(i, 6), 1.0, fade)
+                half2 = 6.5 + 0.2 * min(i, 6)
+                q2 = A2 / np.hypot(A2, B2)
+                ribs.add(s, spine_x, d_end, cx2 + A2 * q2, ant, half2, 1.0, fade)
+                y2 = yc + B2 * np.sqrt(1.0 - q2 * q2)
+                ribs.add_steep(s, spine_x, yc, y2, ant_steep, half2, 1.0, fade, cx2 + A2)
     rib_map = ribs.render()
 
     other = _Bands(g)
@@ -660,17 +736,9 @@ def _vessels(a: Anatomy, f: _Frame, g: _Grid, sides: np.ndarray) -> np.ndarray:
         hy = f.top + 0.43 * span - (10.0 if s > 0 else 0.0)
         hx = s * (f.med_x + 20.0 + 0.08 * f.width[side]) + g.shift
         # (angle from the lateral horizontal, downwards positive), radius, length
-        trunks = [
-            (-1.35, 4.4, 26.0),
-            (-1.0, 4.0, 28.0),
-            (-0.6, 3.8, 28.0),
-            (-0.2, 3.6, 28.0),
-            (0.15, 3.6, 28.0),
-            (0.5, 4.0, 30.0),
-            (0.85, 5.0, 32.0),
-            (1.15, 4.6, 30.0),
-            (1.45, 4.0, 28.0),
-        ]
+        trunks = [(-1.4, 4.8, 26.0), (-1.05, 4.4, 28.0), (-0.7, 4.2, 28.0), (-0.35, 4.0, 28.0),
+                  (0.0, 4.0, 28.0), (0.35, 4.4, 30.0), (0.7, 5.4, 32.0), (1.0, 5.2, 30.0),
+                  (1.3, 4.8, 28.0), (1.55, 4.2, 26.0)]  # fmt: skip
         tr = np.array(trunks, np.float64)
         k = len(tr)
         ang = tr[:, 0] + rng.normal(0, 0.1, k)

@@ -115,7 +115,7 @@ class Presentation:
         cls,
         p: np.ndarray,
         spacing: float,
-        compress: float = 0.68,
+        compress: float = 0.6,
         edge: float = 0.5,
     ) -> Presentation:
         """Fit the mapping on a clean log image ``p``."""
@@ -137,7 +137,7 @@ class Presentation:
         if detail is not None:
             q += detail
         v = np.clip((q - self.lo) * (1.0 / (self.hi - self.lo)), 0.0, 1.0)
-        # a film-like tone curve: a toe (v^1.25, approximately) and an S-shaped shoulder
-        v = v * (0.62 + 0.38 * v)
+        # a film-like tone curve: a toe (v^1.5) and an S-shaped shoulder
+        v = v * np.sqrt(v)
         v = v * v * (3.0 - 2.0 * v) * 0.55 + v * 0.45
         return v.astype(np.float32)
