@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import dataclasses
 from pathlib import Path
 
 import matplotlib
@@ -24,6 +25,14 @@ from napari_xray_synth.core.conditions import PATHOLOGIES
 from napari_xray_synth.core.simulate import simulate_chest
 
 ROOT = Path(__file__).resolve().parents[1]
+#: Size and severity shown per pathology (position and outline come from the seed).
+SHOWN = {
+    "nodule": {"size_mm": 16.0, "severity": 0.9, "margin": "spiculated"},
+    "mass": {"size_mm": 55.0, "severity": 0.85},
+    "effusion": {"size_mm": 80.0, "severity": 0.9},
+    "pneumothorax": {"size_mm": 30.0, "severity": 1.0},
+    "consolidation": {"size_mm": 80.0, "severity": 0.9},
+}
 NIH = {
     "nodule": "Nodule",
     "mass": "Mass",
@@ -76,6 +85,10 @@ def main() -> None:
     fig, axes = plt.subplots(3, len(keys), figsize=(2.6 * len(keys), 8.4), facecolor="black")
     for j, key in enumerate(keys):
         case = simulate_chest(args.seed + j, args.size, None if key == "healthy" else key)
+        if case.conditions and key in SHOWN:
+            # the seed's random lesion, at a representative size and opacity
+            cond = dataclasses.replace(case.conditions[0], **SHOWN[key])
+            case = simulate_chest(args.seed + j, args.size, cond)
         rg = case.diseased if case.diseased is not None else case.healthy
         step = max(args.size // 512, 1)
         img = (

@@ -154,7 +154,7 @@ def _outline(theta: np.ndarray, cond: Condition, rng: np.random.Generator) -> np
     if cond.margin == "spiculated":
         n = int(rng.integers(6, 12))
         for a in rng.uniform(0, 2 * np.pi, n):
-            d = np.angle(np.exp(1j * (theta - a)))
+            d = (theta - a + np.pi) % (2 * np.pi) - np.pi  # wrapped angle difference
             r += rng.uniform(0.25, 0.6) * np.exp(-((d / 0.06) ** 2))
     return r
 
@@ -210,7 +210,10 @@ def render_soft_mask(
         height = size
         width = size * 1.8 + 20.0 / px
         u = lateral * dc / (width / 2)  # -1 medial .. 1 lateral
-        top = r0 - height / 2 - 0.25 * height * np.clip(u, -1, 1) ** 2 * (u > 0)
+        uc = np.clip(u, -1, 1)
+        top = r0 - height / 2 - 0.25 * height * uc**2 * (u > 0)
+        # medially the fluid thins out towards the dome instead of ending in a wall
+        top = top + height * np.maximum(-uc, 0.0) ** 1.5
         inside_x = np.abs(dc) - width / 2
         bottom = rr - (r0 + height / 2)
         sd = np.maximum(np.maximum(top - rr, inside_x), bottom)

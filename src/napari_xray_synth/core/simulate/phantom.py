@@ -24,7 +24,7 @@ from napari_xray_synth.core.simulate._ops import smooth_noise, upsample2
 
 #: Linear attenuation coefficients in 1/cm at the effective energy of a ~120 kVp chest beam.
 MU_SOFT = 0.20
-MU_LUNG = 0.05  # inflated lung, density about 0.25
+MU_LUNG = 0.04  # inflated lung, density about 0.2
 MU_BONE = 0.48  # bone mineral equivalent (cortex and trabeculae mixed)
 
 #: Field of view (mm): 1024 pixels at 0.35 mm.
@@ -177,6 +177,13 @@ class _Bands:
         self.parts: dict[int, list[tuple[np.ndarray, ...]]] = {0: [], 1: []}
 
     @staticmethod
+    def blend(angle: np.ndarray) -> np.ndarray:
+        """Weight of the column-wise part at ``angle`` (radians from horizontal): 1 below 35
+        degrees, 0 above 55; the row-wise part takes the rest, so the two join seamlessly."""
+        t = np.clip((np.deg2rad(55.0) - angle) / np.deg2rad(20.0), 0.0, 1.0)
+        return t * t * (3.0 - 2.0 * t)
+
+    @staticmethod
     def _val(v, d: np.ndarray) -> np.ndarray:
         return np.broadcast_to(np.asarray(v(d) if callable(v) else v, np.float32), d.shape)
 
@@ -196,7 +203,8 @@ class _Bands:
         fy = fy + g.tilt * (g.x[cols] - g.shift)
         centre = (fy - g.y0) / g.px - 0.5  # fractional row of the centre line
         v = self._val
-        self.parts[0].append((cols, centre, slope, v(half, d), v(wall, d), v(gain, d)))
+        gain_v = v(gain, d) * self.blend(np.arctan(np.abs(slope)))
+        self._keep(0, cols, centre, slope, v(half, d), v(wall, d), gain_v)
 
     def add_steep(
         self,
@@ -221,12 +229,58 @@ class _Bands:
         d, slope = f(y)
         centre = (side * d + origin + g.shift - g.x0) / g.px - 0.5
         v = self._val
-        self.parts[1].append((rows, centre, slope, v(half, d), v(wall, d), v(gain, d)))
+        gain_v = v(gain, d) * (1.0 - self.blend(0.5 * np.pi - np.arctan(np.abs(slope))))
+        self._keep(1, rows, centre, slope, v(half, d), v(wall, d), gain_v)
+
+    def add_arcs(self, t: dict[str, np.ndarray]) -> None:
+        """Add many elliptical arcs at once (the ribs), each split into a flat part evaluated
+        column by column and a steep part evaluated row by row, blended around 45 degrees.
+
+        ``t`` holds equal-length arrays: ``side``, ``origin`` (mm), the ellipse ``cx, A, B, yc``
+        (in distance from the midline and y), ``sgn`` (-1 upper arc, +1 lower arc), the ranges
+        ``d_lo, d_hi`` (flat part) and ``y_lo, y_hi`` (steep part), ``half, wall, gain`` and
+        ``fade_at`` (the gain ramps up over 22 mm from there: costal cartilage is not seen).
+        """
+        g = self.g
+        col = {k: np.asarray(v, np.float32)[:, None] for k, v in t.items()}
+
+        def fade(p: np.ndarray, d: np.ndarray) -> np.ndarray:
+            return t["gain"][p] * np.clip((d - t["fade_at"][p]) / 22.0, 0.0, 1.0)
+
+        # flat parts: one sample per column
+        dd = col["side"] * (g.x[None, :] - g.shift - col["origin"])
+        p, c = np.nonzero((dd >= col["d_lo"]) & (dd < col["d_hi"]))
+        d = dd[p, c]
+        q = np.clip((d - t["cx"][p]) / t["A"][p], -0.999, 0.999)
+        root = np.sqrt(1.0 - q * q)
+        fy = t["yc"][p] + t["sgn"][p] * t["B"][p] * root + g.tilt * (g.x[c] - g.shift)
+        slope = t["B"][p] * np.abs(q) / (t["A"][p] * root)
+        gain = fade(p, d) * self.blend(np.arctan(slope))
+        self._keep(0, c, (fy - g.y0) / g.px - 0.5, slope, t["half"][p], t["wall"][p], gain)
+        # steep parts: one sample per row
+        x_ref = t["side"] * (t["cx"] + t["A"]) + t["origin"]
+        yy = g.y[None, :] - g.tilt * x_ref[:, None]
+        p, r = np.nonzero((yy >= col["y_lo"]) & (yy < col["y_hi"]))
+        q = np.clip(t["sgn"][p] * (yy[p, r] - t["yc"][p]) / t["B"][p], 0.0, 0.9999)
+        root = np.sqrt(1.0 - q * q)
+        d = t["cx"][p] + t["A"][p] * root
+        slope = t["A"][p] * q / (t["B"][p] * root)
+        centre = (t["side"][p] * d + t["origin"][p] + g.shift - g.x0) / g.px - 0.5
+        gain = fade(p, d) * (1.0 - self.blend(0.5 * np.pi - np.arctan(slope)))
+        self._keep(1, r, centre, slope, t["half"][p], t["wall"][p], gain)
+
+    def _keep(self, axis: int, *arrays: np.ndarray) -> None:
+        """Store the samples that add anything (gain > 0)."""
+        k = arrays[-1] > 0
+        if k.any():
+            self.parts[axis].append(tuple(np.asarray(x)[k] for x in arrays))
 
     def render(self) -> np.ndarray:
         g = self.g
         h, w = g.shape
         out = np.zeros(h * w, np.float32)
+        idxs: list[np.ndarray] = []
+        vals: list[np.ndarray] = []
         for axis, parts in self.parts.items():
             if not parts:
                 continue
@@ -235,11 +289,11 @@ class _Bands:
             )
             stretch = np.sqrt(1.0 + np.minimum(slope.astype(np.float32) ** 2, 16.0))
             need = np.ceil(half * stretch / g.px).astype(int) + 1
-            bins = np.ceil(np.log2(np.maximum(need, 1))).astype(int)
+            bins = (need + 1) // 2 * 2  # reach in pixels, in steps of two
             n_across = h if axis == 0 else w
             for b in np.unique(bins):
                 k = bins == b
-                offs = np.arange(-(2**b), 2**b + 1, dtype=np.float32)
+                offs = np.arange(-b, b + 1, dtype=np.float32)
                 across = np.round(centre[k])[:, None] + offs[None, :]
                 dist = (across - centre[k][:, None]) * g.px / stretch[k][:, None]
                 r = half[k][:, None]
@@ -249,8 +303,12 @@ class _Bands:
                 ok = (across >= 0) & (across < n_across) & (v > 0)
                 a_i = across[ok].astype(np.int64)
                 l_i = np.broadcast_to(lines[k][:, None], ok.shape)[ok]
-                idx = a_i * w + l_i if axis == 0 else l_i * w + a_i
-                out += np.bincount(idx, weights=v[ok], minlength=out.size).astype(np.float32)
+                idxs.append(a_i * w + l_i if axis == 0 else l_i * w + a_i)
+                vals.append(v[ok])
+        if idxs:  # one scatter-add for everything
+            out += np.bincount(
+                np.concatenate(idxs), weights=np.concatenate(vals), minlength=out.size
+            ).astype(np.float32)
         return out.reshape(g.shape)
 
 
@@ -273,6 +331,8 @@ def _capsules(
     bc = np.minimum(np.ceil(np.log2(np.maximum(ext_c / px + 3, 4))).astype(int), 12)
     br = np.minimum(np.ceil(np.log2(np.maximum(ext_r / px + 3, 4))).astype(int), 12)
     key = br * 16 + bc
+    idxs: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
     for kb in np.unique(key):
         gsg = segs[key == kb]
         nr, nc = 2 ** (kb // 16) + 1, 2 ** (kb % 16) + 1
@@ -294,8 +354,13 @@ def _capsules(
         # flat ends: joints of a tree do not pile up into beads
         v = v * ((t_raw >= 0.0) & (t_raw <= 1.0))
         ok = (rows >= 0) & (rows < shape[0]) & (cols >= 0) & (cols < shape[1]) & (v > 0)
-        idx = np.broadcast_to(rows, ok.shape)[ok] * shape[1] + np.broadcast_to(cols, ok.shape)[ok]
-        out += np.bincount(idx, weights=v[ok], minlength=out.size).astype(np.float32)
+        idxs.append(
+            np.broadcast_to(rows, ok.shape)[ok] * shape[1] + np.broadcast_to(cols, ok.shape)[ok]
+        )
+        vals.append(v[ok])
+    out += np.bincount(
+        np.concatenate(idxs), weights=np.concatenate(vals), minlength=out.size
+    ).astype(np.float32)
     return out.reshape(shape)
 
 
@@ -535,10 +600,17 @@ def _mediastinum(a: Anatomy, f: _Frame, g: _Grid, hg: dict[str, float]) -> np.nd
     sl, X, Y = win
     xm = X - 0.3 * a.rotation
     heart_top = hg["top"]
-    hw = 21.0 + 12.0 * np.clip((Y - (f.top + 20.0)) / (heart_top - f.top - 20.0), 0.0, 1.0) ** 2
-    knob = 15.0 * np.exp(-(((Y - f.knob_y) / 13.0) ** 2))  # aortic knob, patient's left
-    svc = 5.0 * np.exp(-(((Y - (f.knob_y + 35.0)) / 30.0) ** 2))  # SVC, patient's right
-    half = np.where(xm > 0, hw + knob + 4.0, hw + svc)
+    # the widths vary along the height only: computed per row (the tilt is negligible here)
+    yr = Y[:, :1] + g.tilt * X[:, :1]
+    hw = 21.0 + 12.0 * np.clip((yr - (f.top + 20.0)) / (heart_top - f.top - 20.0), 0.0, 1.0) ** 2
+    knob = 15.0 * np.exp(-(((yr - f.knob_y) / 13.0) ** 2))  # aortic knob, patient's left
+    svc = 5.0 * np.exp(-(((yr - (f.knob_y + 35.0)) / 30.0) ** 2))  # SVC, patient's right
+    # the borders undulate gently (vessels, fat), differently on each side
+    rng = np.random.default_rng([a.seed, 13])
+    ph1, ph2 = rng.uniform(0, 2 * np.pi, 2)
+    wav_l = 2.5 * np.sin(yr / 23.0 + ph1) + 1.5 * np.sin(yr / 9.0 + ph2)
+    wav_r = 2.5 * np.sin(yr / 19.0 + ph2) + 1.5 * np.sin(yr / 11.0 + ph1)
+    half = np.where(xm > 0, hw + knob + 4.0 + wav_l, hw + svc + wav_r)
     m = 15.0 * np.sqrt(np.clip(1.0 - (xm / half) ** 2, 0.0, 1.0)) ** 0.6
     m *= np.clip((Y - (f.top - 50.0)) / 20.0, 0.0, 1.0)
     # below the top of the heart, the heart is the mediastinum: the band thins out
@@ -587,6 +659,12 @@ def _body(a: Anatomy, f: _Frame, g: _Grid) -> np.ndarray:
     return body
 
 
+def _q_at(a: float, b: float, degrees: float) -> float:
+    """Where (as a fraction of the semi-axis ``a``) an ellipse arc is at ``degrees``."""
+    t = np.tan(np.deg2rad(degrees))
+    return float(a * t / np.hypot(b, a * t))
+
+
 def _bones(a: Anatomy, f: _Frame, g: _Grid) -> tuple[np.ndarray, np.ndarray]:
     """Ribs, clavicles, spine, scapulae and humeral heads; returns (bone, ribs only)."""
     rng = np.random.default_rng([a.seed, 5])
@@ -594,6 +672,7 @@ def _bones(a: Anatomy, f: _Frame, g: _Grid) -> tuple[np.ndarray, np.ndarray]:
     span = f.cp - f.top
     spine_x = a.rotation
     y_i = f.top - 14.0
+    rows: list[tuple[float, ...]] = []  # one row per arc, columns as in _Bands.add_arcs
     for i in range(12):
         yi = y_i + rng.normal(0, 0.8)
         y_i += a.rib_spacing * (0.82 + 0.035 * i)
@@ -602,50 +681,62 @@ def _bones(a: Anatomy, f: _Frame, g: _Grid) -> tuple[np.ndarray, np.ndarray]:
             w_i = float(f.lateral(np.array(tq), side)) + 9.0
             if i == 0:
                 w_i = min(w_i, 0.55 * f.width[side])
+            # posterior arc: the upper half of an ellipse from the spine to the lateral wall
             xc = 0.06 * w_i
             A = w_i - xc
             B = (0.52 + 0.01 * min(i, 6)) * A * (1.1 if i == 0 else 1.0)
             yc = yi + B
-
-            def post(d, xc=xc, A=A, B=B, yc=yc):
-                q = np.clip((d - xc) / A, -0.999, 0.999)
-                root = np.sqrt(1.0 - q * q)
-                return yc - B * root, B * q / (A * root)
-
-            def post_steep(y, xc=xc, A=A, B=B, yc=yc):
-                q = np.clip((yc - y) / B, 0.0, 0.9999)
-                root = np.sqrt(1.0 - q * q)
-                return xc + A * root, A * q / (B * root)
-
             half = 5.0 + 0.3 * min(i, 6)
             gain = 1.2 if i < 8 else (0.8 if i < 10 else 0.5)
-            q1 = A / np.hypot(A, B)  # where the arc is at 45 degrees
-            ribs.add(s, spine_x, 9.0, xc + A * q1, post, half, 1.4, gain)
-            y1 = yc - B * np.sqrt(1.0 - q1 * q1)
-            ribs.add_steep(s, spine_x, y1, yc, post_steep, half, 1.4, gain, xc + A)
+            q_hi, q_lo = _q_at(A, B, 56.0), _q_at(A, B, 34.0)
+            rows.append(
+                (
+                    s,
+                    spine_x,
+                    xc,
+                    A,
+                    B,
+                    yc,
+                    -1.0,
+                    9.0,
+                    xc + A * q_hi,
+                    yc - B * np.sqrt(1.0 - q_lo * q_lo),
+                    yc,
+                    half,
+                    1.4,
+                    gain,
+                    -1e9,
+                )
+            )
             if i < 9:
+                # anterior arc: from the lateral wall down towards the sternum, fainter
                 A2, B2 = 0.78 * A, 0.95 * B
                 cx2 = xc + A - A2
                 d_end = max(26.0 + 4.0 * i, cx2 - 0.65 * A2)
-
-                def ant(d, cx2=cx2, A2=A2, B2=B2, yc=yc):
-                    q = np.clip((d - cx2) / A2, -0.999, 0.999)
-                    root = np.sqrt(1.0 - q * q)
-                    return yc + B2 * root, -B2 * q / (A2 * root)
-
-                def ant_steep(y, cx2=cx2, A2=A2, B2=B2, yc=yc):
-                    q = np.clip((y - yc) / B2, 0.0, 0.9999)
-                    root = np.sqrt(1.0 - q * q)
-                    return cx2 + A2 * root, -A2 * q / (B2 * root)
-
-                def fade(d, d_end=d_end):
-                    return 0.45 * np.clip((d - d_end) / 22.0, 0.0, 1.0)  # cartilage unseen
-
-                half2 = 6.5 + 0.2 * min(i, 6)
-                q2 = A2 / np.hypot(A2, B2)
-                ribs.add(s, spine_x, d_end, cx2 + A2 * q2, ant, half2, 1.0, fade)
-                y2 = yc + B2 * np.sqrt(1.0 - q2 * q2)
-                ribs.add_steep(s, spine_x, yc, y2, ant_steep, half2, 1.0, fade, cx2 + A2)
+                q_hi, q_lo = _q_at(A2, B2, 56.0), _q_at(A2, B2, 34.0)
+                rows.append(
+                    (
+                        s,
+                        spine_x,
+                        cx2,
+                        A2,
+                        B2,
+                        yc,
+                        1.0,
+                        d_end,
+                        cx2 + A2 * q_hi,
+                        yc,
+                        yc + B2 * np.sqrt(1.0 - q_lo * q_lo),
+                        6.5 + 0.2 * min(i, 6),
+                        1.0,
+                        0.45,
+                        d_end,
+                    )
+                )
+    keys = ("side", "origin", "cx", "A", "B", "yc", "sgn", "d_lo", "d_hi", "y_lo", "y_hi",
+            "half", "wall", "gain", "fade_at")  # fmt: skip
+    table = np.array(rows, np.float64)
+    ribs.add_arcs({k: table[:, n] for n, k in enumerate(keys)})
     rib_map = ribs.render()
 
     other = _Bands(g)
@@ -678,13 +769,16 @@ def _spine(a: Anatomy, f: _Frame, g: _Grid, bone: np.ndarray) -> None:
     lvl = (Y - (f.top - 3.0 * h)) / h
     lf = lvl - np.floor(lvl)  # position in one level: body, then the disc
     hwv = 17.0 + 0.35 * np.clip(lvl, 0.0, 16.0) ** 1.1  # vertebrae widen downwards
-    body = np.sqrt(np.clip(1.0 - (sx / hwv) ** 2, 0.0, 1.0)) ** 0.5
-    body = body * np.clip(np.minimum(lf, 0.84 - lf) / 0.05, 0.0, 1.0)
-    ped_d = np.hypot((np.abs(sx) - 0.7 * hwv) / 4.0, (lf - 0.3) * h / 5.0)
-    ped = 0.22 * np.exp(-((ped_d - 1.0) ** 2) / 0.1)
-    spin_d = np.hypot(sx / 4.0, (lf - 0.75) * h / 7.0)
-    spin = 0.2 * np.clip(1.0 - spin_d, 0.0, 1.0)
-    v = 0.55 * body + ped + spin
+    # a vertebral body: a cylinder (round in x), its end plates a little denser, the disc soft
+    body = np.sqrt(np.clip(1.0 - (sx / hwv) ** 2, 0.0, 1.0))
+    along = np.clip(np.minimum(lf, 0.82 - lf) / 0.08, 0.0, 1.0)
+    plate = np.exp(-(((np.minimum(lf, 0.82 - lf)) / 0.05) ** 2)) * (lf < 0.82)
+    body = body * (along * along * (3.0 - 2.0 * along) + 0.5 * plate)
+    # pedicles: faint oval rings; the spinous process: a faint drop in the midline
+    ped_d = np.hypot((np.abs(sx) - 0.68 * hwv) / 3.5, (lf - 0.3) * h / 4.5)
+    ped = 0.12 * np.exp(-((ped_d - 1.0) ** 2) / 0.15)
+    spin = 0.1 * np.exp(-((sx / 3.0) ** 2) - (((lf - 0.72) * h / 6.0) ** 2))
+    v = 0.6 * body + ped + spin
     v *= np.where(Y < f.top - 40.0, 0.7, 1.0)
     bone[sl] += v.astype(np.float32)
 
@@ -752,7 +846,7 @@ def _vessels(a: Anatomy, f: _Frame, g: _Grid, sides: np.ndarray) -> np.ndarray:
             ],
             1,
         )
-        forest.append(_vessel_forest(rng, front, inside_fn(lbl), 10, max(0.4, 0.5 * px)))
+        forest.append(_vessel_forest(rng, front, inside_fn(lbl), 10, max(0.5, 0.8 * px)))
     arr = np.concatenate(forest)
     if px < 0.5:  # fine grids: render at half resolution and interpolate (vessels are smooth)
         half = ((shape[0] + 1) // 2, (shape[1] + 1) // 2)
