@@ -246,10 +246,14 @@ class CompareWidget(Container):
             ov = self.overlay
             ov.data = data
             ov.contrast_limits = limits
-            ov.scale = a_layer.scale
-            ov.translate = a_layer.translate
-            ov.name = name
-            ov.metadata = {"xray_synth": {"compare": {"map_kind": res["map_kind"]}}}
+            # only what changed: every assignment below refreshes the layer
+            if not np.array_equal(ov.scale, a_layer.scale):
+                ov.scale = a_layer.scale
+            if not np.array_equal(ov.translate, a_layer.translate):
+                ov.translate = a_layer.translate
+            if ov.name != name:
+                ov.name = name
+                ov.metadata = {"xray_synth": {"compare": {"map_kind": res["map_kind"]}}}
         if self.side_by_side.value:
             self.overlay.visible = False
 
