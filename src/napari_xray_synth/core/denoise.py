@@ -89,14 +89,18 @@ def get_model(name: str, device: torch.device) -> LoadedModel:
 
 
 def _noise_map_fn(model: NoiseModel | None, sigma: float | None):  # type: ignore[no-untyped-def]
+    lut_cache: dict[torch.device, torch.Tensor] = {}
+
     def make(x: torch.Tensor) -> torch.Tensor:
         if sigma is not None:
             return torch.full_like(x, float(sigma))
         assert model is not None
+        if x.device not in lut_cache:
+            lut_cache[x.device] = torch.from_numpy(model.lut(256)).to(x.device)
         # local mean on 4×4 blocks (x is padded to a multiple of 4): cheap, and smooth enough
-        local = F.avg_pool2d(x, 4)
-        sig = (model.a * local.clamp(0, 1) + model.b).clamp_min(1e-10).sqrt()
-        return F.interpolate(sig, scale_factor=4, mode="nearest")
+        local = F.avg_pool2d(x, 4).clamp(0, 1)
+        sig = lut_cache[x.device][(local * 255).round().long()]
+        return F.interpolate(sig.clamp_min(1e-5), scale_factor=4, mode="nearest")
 
     return make
 
@@ -162,7 +166,7 @@ def _classical(img: np.ndarray, method: str, strength: Strength) -> tuple[np.nda
     if method == "gaussian":
         out = filters.gaussian(img, sigma=value, mode="reflect", preserve_range=True)
     elif method == "median":
-        radius = max(int(round(value)), 0)
+        radius = max(round(value), 0)
         out = filters.median(img, footprint=morphology.disk(radius)) if radius else img.copy()
     elif method == "nl_means":
         sigma = params.get("estimated_sigma", value / 0.8)

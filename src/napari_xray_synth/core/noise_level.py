@@ -1,11 +1,13 @@
 """Blind noise-level estimation for signal-dependent (Poisson–Gaussian) noise.
 
-The noise of a radiograph is modelled as ``var(z | x) = a·x + b`` (Foi et al. 2008, "Practical
-Poissonian-Gaussian noise modeling and fitting for single-image raw-data"). ``a`` and ``b`` are
-fitted from the image alone: a high-pass residual with unit noise gain (Immerkær's 3×3 kernel)
-gives a robust (MAD) noise estimate within bins of local mean intensity, and a non-negative
-least-squares line through (mean, variance) gives the model. The denoiser turns the model into
-a per-pixel noise map.
+The noise of a radiograph depends on its intensity: Poisson–Gaussian on raw counts, and after the
+log and presentation steps of an X-ray detector, largest in the bright (dense) parts. Like Foi et
+al. (2008, "Practical Poissonian-Gaussian noise modeling and fitting for single-image raw-data")
+the noise level function is measured on the image alone: a high-pass residual with unit noise
+gain (Immerkær's 3×3 kernel) gives a robust (MAD) noise estimate within bins of local mean
+intensity. Rather than fitting a line through (mean, variance), which only fits raw data, the
+binned estimates are kept as a piecewise-linear function, which follows any monotone or curved
+dependence. The denoiser turns the function into a per-pixel noise map.
 """
 
 from __future__ import annotations
@@ -20,36 +22,56 @@ from scipy import ndimage
 _KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], dtype=np.float32) / 6.0
 _MAD = 1.4826
 _BLOCK = 64
-_MAX_BLOCKS = 256
+_MAX_BLOCKS = 128
 
 
 @dataclass(frozen=True)
 class NoiseModel:
-    """Signal-dependent noise: ``variance = a * intensity + b`` (image units, intensity in [0, 1]).
+    """A noise level function: noise standard deviation as a function of intensity.
+
+    Piecewise linear through ``(knots[i], sigmas[i])`` and flat beyond the ends, so that any
+    signal dependence (Poisson–Gaussian on raw data, or its exponential form after a log, as in
+    radiographs) is followed.
 
     Parameters
     ----------
-    a : float
-        Poisson (signal-dependent) part, >= 0.
-    b : float
-        Gaussian (constant) variance, >= 0.
+    knots : tuple of float
+        Increasing intensities in [0, 1].
+    sigmas : tuple of float
+        Noise standard deviation at each knot (image units).
     """
 
-    a: float
-    b: float
+    knots: tuple[float, ...]
+    sigmas: tuple[float, ...]
+
+    @classmethod
+    def constant(cls, sigma: float) -> NoiseModel:
+        """The same noise at every intensity."""
+        return cls((0.0,), (float(sigma),))
 
     def sigma(self, intensity: np.ndarray | float) -> np.ndarray:
         """Noise standard deviation at ``intensity``."""
-        return np.sqrt(np.maximum(self.a * np.asarray(intensity) + self.b, 0.0))
+        return np.interp(np.asarray(intensity, dtype=np.float64), self.knots, self.sigmas)
+
+    def lut(self, n: int = 256) -> np.ndarray:
+        """``sigma`` sampled at ``n`` intensities evenly spread over [0, 1] (float32)."""
+        return self.sigma(np.linspace(0.0, 1.0, n)).astype(np.float32)
 
     @property
-    def rms_sigma(self) -> float:
-        """Noise standard deviation at mid grey (0.5): one number to report."""
-        return float(self.sigma(0.5))
+    def typical_sigma(self) -> float:
+        """The median of the knot sigmas: one number to report."""
+        return float(np.median(self.sigmas)) if self.sigmas else 0.0
 
-    def to_dict(self) -> dict[str, float]:
+    def to_dict(self) -> dict[str, object]:
         """JSON-able parameters."""
-        return {"a": float(self.a), "b": float(self.b), "sigma_at_0.5": self.rms_sigma}
+        return {
+            "knots": [round(float(k), 4) for k in self.knots],
+            "sigmas": [round(float(v), 6) for v in self.sigmas],
+            "typical_sigma": round(self.typical_sigma, 6),
+        }
+
+
+ZERO = NoiseModel((0.0,), (0.0,))
 
 
 def _sample_blocks(img: np.ndarray) -> list[np.ndarray]:
@@ -63,8 +85,8 @@ def _sample_blocks(img: np.ndarray) -> list[np.ndarray]:
     return [img[r : r + _BLOCK, c : c + _BLOCK] for r in rows for c in cols]
 
 
-def estimate_noise_model(image: np.ndarray, bins: int = 12) -> NoiseModel:
-    """Fit ``var = a·x + b`` to one noisy image.
+def estimate_noise_model(image: np.ndarray, bins: int = 16) -> NoiseModel:
+    """Measure the noise level function of one noisy image.
 
     Parameters
     ----------
@@ -80,7 +102,7 @@ def estimate_noise_model(image: np.ndarray, bins: int = 12) -> NoiseModel:
     """
     img = np.asarray(image, dtype=np.float32)
     if img.ndim != 2 or img.size < 16 or min(img.shape) < 3:
-        return NoiseModel(0.0, 0.0)
+        return ZERO
     res, mean = [], []
     for block in _sample_blocks(img):
         r = ndimage.convolve(block, _KERNEL, mode="reflect")[1:-1, 1:-1]
@@ -90,10 +112,10 @@ def estimate_noise_model(image: np.ndarray, bins: int = 12) -> NoiseModel:
     r = np.concatenate(res)
     m = np.concatenate(mean)
     if r.size < 16:
-        return NoiseModel(0.0, 0.0)
+        return ZERO
     edges = np.unique(np.quantile(m, np.linspace(0, 1, bins + 1)))
     idx = np.clip(np.searchsorted(edges, m, side="right") - 1, 0, max(len(edges) - 2, 0))
-    xs, vs, ws = [], [], []
+    xs, vs = [], []
     for k in range(max(len(edges) - 1, 1)):
         sel = idx == k
         n = int(sel.sum())
@@ -102,13 +124,12 @@ def estimate_noise_model(image: np.ndarray, bins: int = 12) -> NoiseModel:
         sig = _MAD * float(np.median(np.abs(r[sel])))
         xs.append(float(m[sel].mean()))
         vs.append(sig * sig)
-        ws.append(np.sqrt(n))
     if not xs:
-        return NoiseModel(0.0, 0.0)
-    x, v, w = np.array(xs), np.array(vs), np.array(ws)
-    if np.ptp(x) < 1e-3:  # one intensity: no slope can be told apart from the offset
-        return NoiseModel(0.0, float(np.average(v, weights=w)))
-    from scipy.optimize import nnls
-
-    a, b = nnls(np.stack([x, np.ones_like(x)], 1) * w[:, None], v * w)[0]
-    return NoiseModel(float(a), float(b))
+        return ZERO
+    sig = np.sqrt(np.array(vs))
+    if sig.size >= 3:  # a running median of 3 tames a bin spoilt by edges
+        padded = np.concatenate([sig[:1], sig, sig[-1:]])
+        sig = np.median(np.stack([padded[:-2], padded[1:-1], padded[2:]]), axis=0)
+    x = np.array(xs)
+    keep = np.concatenate([[True], np.diff(x) > 1e-6])
+    return NoiseModel(tuple(float(v) for v in x[keep]), tuple(float(v) for v in sig[keep]))

@@ -91,7 +91,7 @@ class PatchSource:
         self,
         cleans: list[np.ndarray],
         patch: int,
-        doses: tuple[float, float] = (0.05, 2.0),
+        doses: tuple[float, float] = (1e4, 3e6),
         seed: int = 0,
         pool: int = 16,
         refresh: int = 2,
@@ -155,7 +155,8 @@ def _sigma_map(x: np.ndarray, model: NoiseModel) -> np.ndarray:
     h, w = x.shape
     hb, wb = h // 4 * 4, w // 4 * 4
     m = x[:hb, :wb].reshape(hb // 4, 4, wb // 4, 4).mean(axis=(1, 3))
-    sig = model.sigma(np.clip(m, 0, 1)).astype(np.float32)
+    lut = model.lut(256)
+    sig = lut[np.round(np.clip(m, 0, 1) * 255).astype(int)]
     sig = np.maximum(sig, 1e-5)
     full = np.repeat(np.repeat(sig, 4, 0), 4, 1)
     return np.pad(full, ((0, h - hb), (0, w - wb)), mode="edge")

@@ -1,39 +1,41 @@
 """Noise synthesis for training: clean image + dose → noisy image with the simulator's physics.
 
-When the simulator (``core.simulate.simulate_noisy``) is present, its physics is used, so that
-training noise is exactly what the simulator makes. Until then (and as a documented fallback)
-a Poisson–Gaussian model of our own stands in:
+Doses are in the simulator's unit: photons per mm² reaching the detector without a patient
+(``core.simulate.physics.DEFAULT_DOSE`` = 1e6). When the simulator is present its
+``simulate_noisy`` is used, so training noise is exactly the simulator's. Without it, a
+documented stand-in of the same form is used (so that the code paths stay testable):
 
-    z = a · Poisson(x / a) + N(0, b),   a = A_REF / dose,  b = B_REF
+    p = 0.6 + 5·x          (the image read as a log signal, bright = attenuating)
+    lam = dose · 0.35² · exp(−p)
+    N = Poisson(lam) + Normal(0, 3²),   z = (−ln(N / (dose · 0.35²)) − 0.6) / 5
 
-with ``x`` the clean image in [0, 1] (so ``var(z | x) = a·x + b``), ``A_REF`` the Poisson gain at
-dose 1 and ``B_REF`` the variance of the electronic (read-out) noise.
+i.e. Poisson–Gaussian noise on the detected counts, seen through the log.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
-A_REF = 1.0e-4  # at dose 1, a mid-grey pixel has sigma ~ 0.007 (about 10_000 quanta full scale)
-B_REF = 4.0e-6  # read-out noise sigma 0.002
-
-
-def poisson_gaussian(clean: np.ndarray, a: float, b: float, rng: np.random.Generator) -> np.ndarray:
-    """Draw ``a·Poisson(x/a) + N(0, b)`` (float32; not clipped)."""
-    x = np.clip(np.asarray(clean, dtype=np.float64), 0.0, None)
-    z = a * rng.poisson(x / a) if a > 0 else x.copy()
-    if b > 0:
-        z = z + rng.normal(0.0, np.sqrt(b), size=x.shape)
-    return z.astype(np.float32)
+DEFAULT_DOSE = 1.0e6
+_LOG_RANGE = (0.6, 5.6)
+_PIXEL_MM = 0.35
+_ELECTRONIC = 3.0
 
 
 def own_noisy(clean: np.ndarray, dose: float, seed: int) -> np.ndarray:
-    """Our fallback Poisson–Gaussian noise at relative ``dose`` (1 = standard), clipped to [0, 1]."""
+    """Stand-in Poisson–Gaussian noise through a log (see the module docstring), in [0, 1]."""
     rng = np.random.default_rng(seed)
-    return np.clip(poisson_gaussian(clean, A_REF / dose, B_REF, rng), 0.0, 1.0)
+    lo, hi = _LOG_RANGE
+    i0 = dose * _PIXEL_MM**2
+    lam = i0 * np.exp(-(lo + (hi - lo) * np.clip(clean, 0, 1).astype(np.float64)))
+    n = rng.poisson(lam) + rng.normal(0.0, _ELECTRONIC, lam.shape)
+    z = (-np.log(np.maximum(n, 0.25) / i0) - lo) / (hi - lo)
+    return np.clip(z, 0.0, 1.0).astype(np.float32)
 
 
-def simulator_noise():  # type: ignore[no-untyped-def]
+def simulator_noise() -> Callable | None:
     """The simulator's ``simulate_noisy(clean, dose, seed)`` if it is installed, else None."""
     try:
         from napari_xray_synth.core.simulate import simulate_noisy  # type: ignore[attr-defined]
@@ -50,13 +52,12 @@ def synthesize_noisy(clean: np.ndarray, dose: float, seed: int) -> np.ndarray:
     clean : ndarray
         2-D float32 in [0, 1].
     dose : float
-        Relative dose (the simulator's convention).
+        Photons per mm² (the simulator's unit; 1e6 is its default).
     seed : int
         Seed of the noise draw.
     """
     sim = simulator_noise()
     if sim is None:
         return own_noisy(clean, dose, seed)
-    out = sim(clean, dose, seed)
-    img = getattr(out, "image", out)
-    return np.asarray(img, dtype=np.float32)
+    out = sim(np.asarray(clean, dtype=np.float32), dose, seed)
+    return np.asarray(getattr(out, "image", out), dtype=np.float32)
