@@ -18,9 +18,9 @@ import torch
 from torch.nn import functional as F
 
 from napari_xray_synth.core.device import autocast, pick_device
-from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.errors import InputError, ModelError
 from napari_xray_synth.core.models import TRAIN_HINTS, LoadedModel, load_model, sha256_file
-from napari_xray_synth.core.noise_level import NoiseModel, estimate_noise_model
+from napari_xray_synth.core.noise_level import ZERO, NoiseModel, estimate_noise_model, noise_map
 from napari_xray_synth.core.progress import CancelToken, ProgressFn, check_cancel, report
 from napari_xray_synth.core.radiograph import Provenance, Radiograph
 from napari_xray_synth.core.tiling import tiled_apply
@@ -82,27 +82,22 @@ def get_model(name: str, device: torch.device) -> LoadedModel:
     ModelError
         Missing files or a sha256 mismatch; the message names the training command.
     """
+    from pathlib import Path
+
     from napari_xray_synth.core.models import find_model
 
-    weights, _ = find_model(name)
-    return _cached_model(str(name), str(device), sha256_file(weights))
-
-
-def _noise_map_fn(model: NoiseModel | None, sigma: float | None):  # type: ignore[no-untyped-def]
-    lut_cache: dict[torch.device, torch.Tensor] = {}
-
-    def make(x: torch.Tensor) -> torch.Tensor:
-        if sigma is not None:
-            return torch.full_like(x, float(sigma))
-        assert model is not None
-        if x.device not in lut_cache:
-            lut_cache[x.device] = torch.from_numpy(model.lut(256)).to(x.device)
-        # local mean on 4×4 blocks (x is padded to a multiple of 4): cheap, and smooth enough
-        local = F.avg_pool2d(x, 4).clamp(0, 1)
-        sig = lut_cache[x.device][(local * 255).round().long()]
-        return F.interpolate(sig.clamp_min(1e-5), scale_factor=4, mode="nearest")
-
-    return make
+    try:
+        weights, _ = find_model(name)
+        return _cached_model(str(name), str(device), sha256_file(weights))
+    except ModelError as exc:
+        if "xray-synth train" in str(exc):
+            raise
+        stem = str(Path(str(name)).with_suffix("")) if str(name).endswith(".json") else str(name)
+        stem = stem.removesuffix(".safetensors")
+        out = stem if "/" in stem else f"models/{stem}"
+        raise ModelError(
+            f"{exc}; train it with: {TRAIN_COMMAND.rsplit(' --out', 1)[0]} --out {out}"
+        ) from exc
 
 
 def _run_model(
@@ -118,23 +113,25 @@ def _run_model(
     cancel: CancelToken | None,
 ) -> np.ndarray:
     net = loaded.module
-    make_map = _noise_map_fn(noise, sigma)
+    smap = (
+        np.full(img.shape, float(sigma), np.float32)
+        if sigma is not None
+        else noise_map(img, noise if noise is not None else ZERO)
+    )
     mult = 4
 
-    def fn(x: torch.Tensor, _origins: list[tuple[int, int]]) -> torch.Tensor:
-        h, w = x.shape[-2:]
+    def fn(xs: torch.Tensor, _origins: list[tuple[int, int]]) -> torch.Tensor:
+        h, w = xs.shape[-2:]
         ph, pw = (-h) % mult, (-w) % mult
-        xp = F.pad(x, (0, pw, 0, ph), mode="replicate") if ph or pw else x
-        smap = make_map(xp)
+        xp = F.pad(xs, (0, pw, 0, ph), mode="replicate") if ph or pw else xs
         if device.type != "mps":
             xp = xp.contiguous(memory_format=torch.channels_last)
-            smap = smap.contiguous(memory_format=torch.channels_last)
         with autocast(device):
-            y = net(xp, smap)
+            y = net(xp[:, :1], xp[:, 1:2])
         return y[..., :h, :w].float()
 
     out = tiled_apply(
-        img,
+        np.stack([img, smap]),
         fn,
         tile=tile,
         overlap=overlap,

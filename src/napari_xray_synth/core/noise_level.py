@@ -133,3 +133,16 @@ def estimate_noise_model(image: np.ndarray, bins: int = 16) -> NoiseModel:
     x = np.array(xs)
     keep = np.concatenate([[True], np.diff(x) > 1e-6])
     return NoiseModel(tuple(float(v) for v in x[keep]), tuple(float(v) for v in sig[keep]))
+
+
+def noise_map(image: np.ndarray, model: NoiseModel, size: int = 5) -> np.ndarray:
+    """Per-pixel noise standard deviation: the model at the local mean (``size``² box).
+
+    The same function makes the map in training and at inference, on the whole image, so a
+    tile sees exactly the map the whole image would give it.
+    """
+    img = np.asarray(image, dtype=np.float32)
+    local = ndimage.uniform_filter(img, size, mode="nearest") if min(img.shape) > 1 else img
+    lut = model.lut(1024)
+    idx = np.clip(np.rint(local * 1023.0), 0, 1023).astype(np.int32)
+    return np.maximum(lut[idx], 1e-5).astype(np.float32)

@@ -8,7 +8,8 @@ Three sources, one interface (:meth:`PatchSource.batch`):
 * ``FolderNoisy``: a user's noisy images only, for self-supervised (Noise2Void) training.
 
 The noise map fed to the network is estimated from the whole noisy image
-(:func:`core.noise_level.estimate_noise_model`), exactly as at inference, so the network learns to
+(:func:`core.noise_level.estimate_noise_model` and :func:`~core.noise_level.noise_map`), exactly
+as at inference, so the network learns to
 live with the estimator's errors. Noisy full images are kept in a small pool that is refreshed a
 little every batch, which keeps data costs low on a CPU.
 """
@@ -21,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from napari_xray_synth.core.errors import InputError
-from napari_xray_synth.core.noise_level import NoiseModel, estimate_noise_model
+from napari_xray_synth.core.noise_level import estimate_noise_model, noise_map
 from napari_xray_synth.core.train.noise import synthesize_noisy
 
 IMAGE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg", ".dcm")
@@ -94,7 +95,7 @@ class PatchSource:
         doses: tuple[float, float] = (1e4, 3e6),
         seed: int = 0,
         pool: int = 16,
-        refresh: int = 2,
+        refresh: int = 1,
         noisy_given: bool = False,
         noise_fn: Callable[[np.ndarray, float, int], np.ndarray] | None = None,
     ) -> None:
@@ -110,22 +111,22 @@ class PatchSource:
         self.noisy_given = noisy_given
         self.noise_fn = noise_fn or synthesize_noisy
         self.refresh = refresh
-        self._pool: list[tuple[np.ndarray, NoiseModel, np.ndarray | None]] = []
-        self._models: dict[int, NoiseModel] = {}
+        self._pool: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]] = []
+        self._maps: dict[int, np.ndarray] = {}
         for _ in range(max(pool, 1)):
             self._pool.append(self._draw())
 
-    def _draw(self) -> tuple[np.ndarray, NoiseModel, np.ndarray | None]:
+    def _draw(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         i = int(self.rng.integers(len(self.cleans)))
         img = self.cleans[i]
         if self.noisy_given:
-            if i not in self._models:
-                self._models[i] = estimate_noise_model(img)
-            return img, self._models[i], None
+            if i not in self._maps:
+                self._maps[i] = noise_map(img, estimate_noise_model(img))
+            return img, self._maps[i], None
         lo, hi = np.log(self.doses[0]), np.log(self.doses[1])
         dose = float(np.exp(self.rng.uniform(lo, hi)))
         noisy = self.noise_fn(img, dose, int(self.rng.integers(2**31)))
-        return noisy, estimate_noise_model(noisy), img
+        return noisy, noise_map(noisy, estimate_noise_model(noisy)), img
 
     def batch(self, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """``n`` patches: noisy (n,1,P,P), sigma map (n,1,P,P) and clean targets (or None)."""
@@ -134,32 +135,22 @@ class PatchSource:
         p = self.patch
         xs, ss, ys = [], [], []
         for _ in range(n):
-            noisy, model, clean = self._pool[int(self.rng.integers(len(self._pool)))]
+            noisy, smap, clean = self._pool[int(self.rng.integers(len(self._pool)))]
             r = int(self.rng.integers(noisy.shape[0] - p + 1))
             c = int(self.rng.integers(noisy.shape[1] - p + 1))
             x = noisy[r : r + p, c : c + p]
-            stack = [x] if clean is None else [x, clean[r : r + p, c : c + p]]
+            stack = [x, smap[r : r + p, c : c + p]]
+            if clean is not None:
+                stack.append(clean[r : r + p, c : c + p])
             stack = _augment(np.stack(stack), self.rng)
             xs.append(stack[0])
-            ss.append(_sigma_map(stack[0], model))
+            ss.append(stack[1])
             if clean is not None:
-                ys.append(stack[1])
+                ys.append(stack[2])
         x = np.stack(xs)[:, None].astype(np.float32)
         s = np.stack(ss)[:, None].astype(np.float32)
         y = np.stack(ys)[:, None].astype(np.float32) if ys else None
         return x, s, y
-
-
-def _sigma_map(x: np.ndarray, model: NoiseModel) -> np.ndarray:
-    """The noise map as core.denoise builds it: the model on 4×4 block means."""
-    h, w = x.shape
-    hb, wb = h // 4 * 4, w // 4 * 4
-    m = x[:hb, :wb].reshape(hb // 4, 4, wb // 4, 4).mean(axis=(1, 3))
-    lut = model.lut(256)
-    sig = lut[np.round(np.clip(m, 0, 1) * 255).astype(int)]
-    sig = np.maximum(sig, 1e-5)
-    full = np.repeat(np.repeat(sig, 4, 0), 4, 1)
-    return np.pad(full, ((0, h - hb), (0, w - wb)), mode="edge")
 
 
 def n2v_mask(

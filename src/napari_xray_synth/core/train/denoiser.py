@@ -288,7 +288,8 @@ def _describe_data(cfg: DenoiserTrainConfig, n: int) -> str:
     if cfg.data == "sim":
         first = TRAIN_SEED_OFFSET + cfg.seed * 10_000
         return (
-            f"{n} simulator chests ({cfg.sim_size} px, seeds {first}..{first + n - 1}), noise by the simulator's physics at doses log-uniform in {cfg.doses}"
+            f"{n} simulator chests ({cfg.sim_size} px, seeds {first}..{first + n - 1}), noise "
+            f"by the simulator's physics at doses log-uniform in {cfg.doses} photons/mm²"
         )
     kind = "noisy images (Noise2Void)" if cfg.mode == "n2v" else "clean images + synthetic noise"
     return f"{n} {kind} from {cfg.data}"
