@@ -32,6 +32,7 @@ def clahe(
     nbins: int = 4096,
     device: torch.device | str = "cpu",
     rescale: bool = True,
+    within_bin: bool = True,
 ) -> np.ndarray:
     """Contrast-limited adaptive histogram equalisation of a float image in [0, 1].
 
@@ -50,6 +51,9 @@ def clahe(
         Where to compute.
     rescale : bool
         Stretch the result to [0, 1] (as scikit-image does).
+    within_bin : bool
+        Read the CDF linearly inside a bin (keeps sub-bin levels). False maps a whole bin to its
+        inclusive CDF, as scikit-image does (used to compare with it).
 
     Returns
     -------
@@ -115,7 +119,7 @@ def clahe(
                 wc = (cu if dc else 1 - cu)[None, :]
                 region = (ri[r0:r1, None] + dr) * ncols + (ci[None, :] + dc)
                 m = maps[region * nbins + bb]
-                acc += wr * wc * (m[..., 0] + ff * m[..., 1])
+                acc += wr * wc * (m[..., 0] + (ff if within_bin else 1.0) * m[..., 1])
         out[r0:r1] = acc
     out = out[pt : pt + h, pl : pl + w]
     if rescale:
