@@ -4,9 +4,44 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 
 from napari_xray_synth.cli.progress_bar import progress_bar
+
+
+def _net_arg(text: str) -> dict[str, int]:
+    try:
+        c1, c2, depth = (int(v) for v in text.split(","))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected C1,C2,DEPTH, got {text!r}") from exc
+    return {"c1": c1, "c2": c2, "depth": depth}
+
+
+def _command(args: argparse.Namespace) -> str:
+    """The exact command, every option spelled out (what the model card records)."""
+    parts = ["xray-synth", "train", "denoiser"]
+    for opt in (
+        "data",
+        "out",
+        "mode",
+        "steps",
+        "batch",
+        "patch",
+        "lr",
+        "seed",
+        "device",
+        "sim_images",
+        "sim_size",
+        "heldout_size",
+        "checkpoint_every",
+    ):
+        parts += [f"--{opt.replace('_', '-')}", str(getattr(args, opt))]
+    if args.net:
+        parts += ["--net", ",".join(str(args.net[k]) for k in ("c1", "c2", "depth"))]
+    if args.workdir:
+        parts += ["--workdir", args.workdir]
+    if args.resume:
+        parts += ["--resume", args.resume]
+    return shlex.join(parts)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -34,7 +69,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--sim-images", type=int, default=24, help="simulator cases to train on")
     p.add_argument("--sim-size", type=int, default=512, help="simulator image side")
     p.add_argument("--heldout-size", type=int, default=512, help="held-out image side")
+    p.add_argument("--heldout-cases", type=int, default=3, help="held-out simulator cases")
     p.add_argument("--checkpoint-every", type=int, default=200)
+    p.add_argument(
+        "--net",
+        type=_net_arg,
+        default=None,
+        metavar="C1,C2,DEPTH",
+        help="network size: channels at 1/2 and 1/4 resolution, convolutions at 1/4 "
+        "(default 16,48,4)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -56,10 +100,13 @@ def run(args: argparse.Namespace) -> int:
         sim_images=args.sim_images,
         sim_size=args.sim_size,
         heldout_size=args.heldout_size,
+        heldout_cases=args.heldout_cases,
         checkpoint_every=args.checkpoint_every,
         workdir=args.workdir,
-        command="xray-synth " + shlex.join(sys.argv[1:]) if sys.argv[1:] else "",
+        command=_command(args),
     )
+    if args.net:
+        cfg.net = args.net
     with progress_bar("training denoiser", quiet=args.quiet) as bar:
         card = train_denoiser(cfg, resume=args.resume, progress=bar)
     print(f"model: {card['weights']}  (run folder: {card['workdir']})")
