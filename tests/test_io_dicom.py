@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, RLELossless
+
 from dicom_factory import (
     IDENTIFIERS,
     make_ds,
@@ -13,8 +15,6 @@ from dicom_factory import (
     save_acr_nema,
     save_jpeg_baseline,
 )
-from pydicom.uid import JPEG2000Lossless, JPEGLSLossless, RLELossless
-
 from napari_xray_synth.core.io import dicom_info, read_radiograph, read_stack
 
 SHAPE = (64, 64)

@@ -12,8 +12,17 @@ from napari_xray_synth.core.synthesize import synthesize
 from napari_xray_synth.core.train.gan import GanConfig, GanTrainer
 from napari_xray_synth.core.train.gan_data import WindowSet, _stack, window_sample
 
-TINY = dict(steps=3, batch=2, window=32, g_base=4, g_depth=2, d_base=4, d_layers=2,
-            sample_every=100, checkpoint_every=2)
+TINY = dict(
+    steps=3,
+    batch=2,
+    window=32,
+    g_base=4,
+    g_depth=2,
+    d_base=4,
+    d_layers=2,
+    sample_every=100,
+    checkpoint_every=2,
+)
 
 
 def _pairs(n: int = 4) -> WindowSet:

@@ -326,8 +326,10 @@ class GanTrainer:
         sample_rng = np.random.default_rng(12345)
         idx = sample_rng.choice(len(self.data), min(n, len(self.data)), replace=False)
         b = {k: _tensor(v, self.device) for k, v in self.data.batch(idx).items()}
-        zs = [_tensor(sample_rng.standard_normal(b["x"].shape).astype(np.float32), self.device)
-              for _ in range(2)]
+        zs = [
+            _tensor(sample_rng.standard_normal(b["x"].shape).astype(np.float32), self.device)
+            for _ in range(2)
+        ]
         outs = [self._fake(b, z).float().cpu().numpy()[:, 0] for z in zs]
         self.rng.bit_generator.state = rng_state
         self.G.train()
