@@ -1,4 +1,4 @@
-"""``xray-synth synth``: pathology-conditioned variants of one radiograph, with masks and a manifest."""
+"""``xray-synth synth``: pathology-conditioned variants of a radiograph, masks and a manifest."""
 
 from __future__ import annotations
 

@@ -49,6 +49,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--window", type=int, default=128, help="network window in pixels")
     p.add_argument("--base", type=int, default=16, help="generator base channels")
+    p.add_argument("--depth", type=int, default=4, help="generator down-sampling levels")
+    p.add_argument("--d-base", type=int, default=32, help="discriminator base channels")
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        default=0.0,
+        help="stop after this much training time and save (0: run all steps)",
+    )
     p.add_argument("--d-scales", type=int, default=1, help="discriminator scales")
     p.add_argument("--cases", type=int, default=600, help="sim: simulated chests")
     p.add_argument(

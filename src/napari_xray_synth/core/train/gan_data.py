@@ -126,23 +126,26 @@ def sim_windows(
     pathologies: Sequence[str] = PATHOLOGIES,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    start: int = 0,
 ) -> WindowSet:
     """Paired windows from the simulator: one random lesion per simulated chest.
 
-    Case ``k`` uses simulator seed ``seed + k``, pathology ``pathologies[k % len]``: keep
-    evaluation seeds outside ``[seed, seed + n_cases)``.
+    Case ``k`` (``start <= k < n_cases``) uses simulator seed ``seed + k``, pathology
+    ``pathologies[k % len]`` and image side ``image_px[(k // len(pathologies)) % len]``: keep
+    evaluation seeds outside ``[seed, seed + n_cases)``. ``start`` lets several processes share
+    the cases of one set (their window sets concatenated give the same set).
     """
     from napari_xray_synth.core.simulate import simulate_chest
 
     items = []
-    for k in range(n_cases):
+    for k in range(start, n_cases):
         check_cancel(cancel)
         npx = int(image_px[(k // len(pathologies)) % len(image_px)])
         case = simulate_chest(seed + k, npx, conditions=pathologies[k % len(pathologies)])
         cond = case.conditions[0]
         x, y = sim_pair(case)
         items.append(window_sample(x, cond, case.spacing, size, y, sim_region(case, cond)))
-        report(progress, k + 1, n_cases)
+        report(progress, k + 1 - start, n_cases - start)
     return _stack(items, paired=True)
 
 
