@@ -37,15 +37,15 @@ from skimage.metrics import structural_similarity
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from synth_classifier import CLASSES, frechet, kid, predict, train_classifier  # noqa: E402
+from synth_classifier import CLASSES, frechet, kid, predict, train_classifier
 
-from napari_xray_synth.core.conditions import PATHOLOGIES, Condition  # noqa: E402
-from napari_xray_synth.core.radiograph import Radiograph  # noqa: E402
-from napari_xray_synth.core.simulate import simulate_chest  # noqa: E402
-from napari_xray_synth.core.synth_gan import make_window, normalise  # noqa: E402
-from napari_xray_synth.core.synth_physics import contrast_scale  # noqa: E402
-from napari_xray_synth.core.synthesize import synthesize  # noqa: E402
-from napari_xray_synth.core.train.gan_data import load_windows, sim_pair, sim_region  # noqa: E402
+from napari_xray_synth.core.conditions import PATHOLOGIES, Condition
+from napari_xray_synth.core.radiograph import Radiograph
+from napari_xray_synth.core.simulate import simulate_chest
+from napari_xray_synth.core.synth_gan import make_window, normalise
+from napari_xray_synth.core.synth_physics import contrast_scale
+from napari_xray_synth.core.synthesize import synthesize
+from napari_xray_synth.core.train.gan_data import load_windows, sim_pair, sim_region
 
 EVAL_SEED = 900_000
 DILATE_MM = 5.0
@@ -53,7 +53,7 @@ DILATE_MM = 5.0
 
 def ssim_outside(a: np.ndarray, b: np.ndarray, mask: np.ndarray, px: float) -> float:
     """Mean SSIM map outside the dilated mask; computed where the images differ (1 elsewhere)."""
-    outside = ~ndimage.binary_dilation(mask > 0, iterations=max(int(round(DILATE_MM / px)), 1))
+    outside = ~ndimage.binary_dilation(mask > 0, iterations=max(round(DILATE_MM / px), 1))
     diff = a != b
     if not diff.any():
         return 1.0
@@ -106,8 +106,15 @@ def held_out_cases(n: int, size: int) -> list[dict]:
         cond = case.conditions[0]
         x, y = sim_pair(case)
         cases.append(
-            dict(x=x, y=y, cond=cond, px=case.spacing, region=sim_region(case, cond),
-                 mask=case.mask, rg=case.healthy)
+            dict(
+                x=x,
+                y=y,
+                cond=cond,
+                px=case.spacing,
+                region=sim_region(case, cond),
+                mask=case.mask,
+                rg=case.healthy,
+            )
         )
     return cases
 
@@ -117,8 +124,16 @@ def evaluate_method(name, method, model, cases, net, window, n_var=2):
     feats = []
     for i, c in enumerate(cases):
         rg = Radiograph(c["x"], (c["px"], c["px"]), "simulator")
-        vs = synthesize(rg, [c["cond"]], n_var, seed=i, method=method, model=model,
-                        device="cpu", regions=[c["region"]])
+        vs = synthesize(
+            rg,
+            [c["cond"]],
+            n_var,
+            seed=i,
+            method=method,
+            model=model,
+            device="cpu",
+            regions=[c["region"]],
+        )
         scale = contrast_scale(c["x"])
         p = PATHOLOGIES.index(c["cond"].pathology)
         truth_delta = np.abs(c["y"] - c["x"])[c["mask"] > 0].mean()
@@ -129,12 +144,19 @@ def evaluate_method(name, method, model, cases, net, window, n_var=2):
             pred, f = predict(net, w[None])
             feats.append(f[0])
             psnr, ssim_in = inside_metrics(img, c["y"], c["mask"])
-            rows.append(dict(
-                method=name, case=i, variant=k, pathology=c["cond"].pathology,
-                ssim_out=ssim_outside(c["x"], img, c["mask"], c["px"]),
-                cls_ok=int(pred[0] == p + 1), psnr_in=psnr, ssim_in=ssim_in,
-                size_ratio=visible_ratio(img, c["x"], c["mask"], c["px"]),
-            ))
+            rows.append(
+                dict(
+                    method=name,
+                    case=i,
+                    variant=k,
+                    pathology=c["cond"].pathology,
+                    ssim_out=ssim_outside(c["x"], img, c["mask"], c["px"]),
+                    cls_ok=int(pred[0] == p + 1),
+                    psnr_in=psnr,
+                    ssim_in=ssim_in,
+                    size_ratio=visible_ratio(img, c["x"], c["mask"], c["px"]),
+                )
+            )
         m = c["mask"] > 0
         div = np.abs(vs[0].radiograph.image - vs[1].radiograph.image)[m].mean()
         rows[-1]["diversity"] = float(div / max(truth_delta, 1e-6))
@@ -200,9 +222,15 @@ def real_images(data: Path, methods):
         cond = Condition(p, (fr * rg.shape[0], fc * rg.shape[1]), size_mm, 0.8, shape_seed=j)
         for name, method, model in methods:
             (v,) = synthesize(rg, [cond], 1, seed=j, method=method, model=model, device="cpu")
-            rows.append(dict(method=name, image=row["file"], pathology=p,
-                             ssim_out=ssim_outside(rg.image, v.radiograph.image, v.mask, px),
-                             size_ratio=visible_ratio(v.radiograph.image, rg.image, v.mask, px)))
+            rows.append(
+                dict(
+                    method=name,
+                    image=row["file"],
+                    pathology=p,
+                    ssim_out=ssim_outside(rg.image, v.radiograph.image, v.mask, px),
+                    size_ratio=visible_ratio(v.radiograph.image, rg.image, v.mask, px),
+                )
+            )
     return rows
 
 
@@ -224,29 +252,44 @@ def main() -> None:
     print(f"training windows: {len(ws)} from {args.train_cache}")
     window = ws.x.shape[-1]
     net, secs = train_classifier(ws)
-    print(f"classifier: trained {secs:.0f} s on {2 * len(ws)} simulator-truth windows "
-          f"(classes {', '.join(CLASSES)})")
+    print(
+        f"classifier: trained {secs:.0f} s on {2 * len(ws)} simulator-truth windows "
+        f"(classes {', '.join(CLASSES)})"
+    )
     cases = held_out_cases(args.cases, args.size)
     # the truth itself through the same measures: the ceiling
-    truth_w = np.stack([window_of(c["y"], c["cond"], c["px"], c["region"],
-                                  contrast_scale(c["x"]), window) for c in cases])
-    input_w = np.stack([window_of(c["x"], c["cond"], c["px"], c["region"],
-                                  contrast_scale(c["x"]), window) for c in cases])
+    truth_w = np.stack(
+        [
+            window_of(c["y"], c["cond"], c["px"], c["region"], contrast_scale(c["x"]), window)
+            for c in cases
+        ]
+    )
+    input_w = np.stack(
+        [
+            window_of(c["x"], c["cond"], c["px"], c["region"], contrast_scale(c["x"]), window)
+            for c in cases
+        ]
+    )
     labels = np.array([PATHOLOGIES.index(c["cond"].pathology) + 1 for c in cases])
     t_pred, t_feat = predict(net, truth_w)
     i_pred, _ = predict(net, input_w)
     truth_sizes = [visible_ratio(c["y"], c["x"], c["mask"], c["px"]) for c in cases]
     result = {
-        "truth": dict(cls_acc=float(np.mean(t_pred == labels)),
-                      size_ok=float(np.mean(np.abs(np.array(truth_sizes) - 1) <= 0.25)),
-                      size_median=float(np.median(truth_sizes))),
+        "truth": dict(
+            cls_acc=float(np.mean(t_pred == labels)),
+            size_ok=float(np.mean(np.abs(np.array(truth_sizes) - 1) <= 0.25)),
+            size_median=float(np.median(truth_sizes)),
+        ),
         "input_fp": float(np.mean(i_pred == labels)),
         "methods": {},
     }
     half = len(t_feat) // 2
     result["truth"]["kid_floor"] = kid(t_feat[:half], t_feat[half:])[0]
-    methods = [("gan", "gan", args.gan), ("l1-only", "gan", args.l1),
-               ("physics", "physics", "generator")]
+    methods = [
+        ("gan", "gan", args.gan),
+        ("l1-only", "gan", args.l1),
+        ("physics", "physics", "generator"),
+    ]
     methods = [m for m in methods if m[0] in args.methods.split(",")]
     per_pathology = {}
     for name, method, model in methods:
@@ -264,10 +307,12 @@ def main() -> None:
     if Path(args.real).is_dir():
         real = real_images(Path(args.real), [m for m in methods if m[0] != "l1-only"])
         result["real"] = {
-            name: dict(n=len(rs := [r for r in real if r["method"] == name]),
-                       ssim_out=float(np.mean([r["ssim_out"] for r in rs])),
-                       ssim_out_min=float(np.min([r["ssim_out"] for r in rs])),
-                       size_ok=float(np.mean([abs(r["size_ratio"] - 1) <= 0.25 for r in rs])))
+            name: dict(
+                n=len(rs := [r for r in real if r["method"] == name]),
+                ssim_out=float(np.mean([r["ssim_out"] for r in rs])),
+                ssim_out_min=float(np.min([r["ssim_out"] for r in rs])),
+                size_ok=float(np.mean([abs(r["size_ratio"] - 1) <= 0.25 for r in rs])),
+            )
             for name in {r["method"] for r in real}
         }
     Path(args.out).write_text(json.dumps(result, indent=2))
@@ -275,24 +320,45 @@ def main() -> None:
 
 
 def print_tables(result, args) -> None:
-    print(f"\nheld-out simulated chests: {args.cases} (seeds {EVAL_SEED}..), {args.size} px, "
-          "2 variants each")
-    hdr = ("method", "SSIM out", "min", "cls acc", "size ok", "PSNR in", "SSIM in", "KID", "FD",
-           "diversity")
+    print(
+        f"\nheld-out simulated chests: {args.cases} (seeds {EVAL_SEED}..), {args.size} px, "
+        "2 variants each"
+    )
+    hdr = (
+        "method",
+        "SSIM out",
+        "min",
+        "cls acc",
+        "size ok",
+        "PSNR in",
+        "SSIM in",
+        "KID",
+        "FD",
+        "diversity",
+    )
     print("| " + " | ".join(hdr) + " |")
     print("|" + "---|" * len(hdr))
     for name, s in result["methods"].items():
-        print(f"| {name} | {s['ssim_out']:.4f} | {s['ssim_out_min']:.4f} | {s['cls_acc']:.0%} | "
-              f"{s['size_ok']:.0%} | {s['psnr_in']:.2f} | {s['ssim_in']:.3f} | "
-              f"{s['kid']:.4f} | {s['fd']:.2f} | {s['diversity']:.3f} |")
+        print(
+            f"| {name} | {s['ssim_out']:.4f} | {s['ssim_out_min']:.4f} | {s['cls_acc']:.0%} | "
+            f"{s['size_ok']:.0%} | {s['psnr_in']:.2f} | {s['ssim_in']:.3f} | "
+            f"{s['kid']:.4f} | {s['fd']:.2f} | {s['diversity']:.3f} |"
+        )
     t = result["truth"]
-    print(f"| simulator truth | - | - | {t['cls_acc']:.0%} | {t['size_ok']:.0%} | - | - | "
-          f"{t['kid_floor']:.4f} (split) | - | - |")
+    print(
+        f"| simulator truth | - | - | {t['cls_acc']:.0%} | {t['size_ok']:.0%} | - | - | "
+        f"{t['kid_floor']:.4f} (split) | - | - |"
+    )
     print(f"input window named as the pathology (geometry alone): {result['input_fp']:.0%}")
     print("\nper pathology (cls acc / size ok / SSIM in):")
     for name, per in result["per_pathology"].items():
-        print(f"  {name}: " + ", ".join(
-            f"{p} {s['cls_acc']:.0%}/{s['size_ok']:.0%}/{s['ssim_in']:.2f}" for p, s in per.items()))
+        print(
+            f"  {name}: "
+            + ", ".join(
+                f"{p} {s['cls_acc']:.0%}/{s['size_ok']:.0%}/{s['ssim_in']:.2f}"
+                for p, s in per.items()
+            )
+        )
     if "speed_s" in next(iter(result["methods"].values())):
         print("\nspeed, 2048 x 2048, seconds (best of 2):")
         for name, s in result["methods"].items():
@@ -300,8 +366,10 @@ def print_tables(result, args) -> None:
     if "real" in result:
         print("\nreal ChestX-ray14 images (20, one lesion each):")
         for name, s in result["real"].items():
-            print(f"  {name}: SSIM out {s['ssim_out']:.4f} (min {s['ssim_out_min']:.4f}), "
-                  f"size ok {s['size_ok']:.0%}")
+            print(
+                f"  {name}: SSIM out {s['ssim_out']:.4f} (min {s['ssim_out_min']:.4f}), "
+                f"size ok {s['size_ok']:.0%}"
+            )
 
 
 if __name__ == "__main__":

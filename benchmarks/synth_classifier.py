@@ -12,6 +12,7 @@ The project classifier (branch "evaluate") may replace it later: only ``train_cl
 
 from __future__ import annotations
 
+import itertools
 import time
 
 import numpy as np
@@ -31,9 +32,13 @@ class WindowClassifier(nn.Module):
         super().__init__()
         chans = [1, width, 2 * width, 4 * width, 4 * width]
         layers: list[nn.Module] = []
-        for a, b in zip(chans[:-1], chans[1:], strict=True):
-            layers += [nn.Conv2d(a, b, 3, padding=1), nn.GroupNorm(4, b), nn.ReLU(True),
-                       nn.MaxPool2d(2)]
+        for a, b in itertools.pairwise(chans):
+            layers += [
+                nn.Conv2d(a, b, 3, padding=1),
+                nn.GroupNorm(4, b),
+                nn.ReLU(True),
+                nn.MaxPool2d(2),
+            ]
         self.body = nn.Sequential(*layers)
         self.feat = nn.Linear(chans[-1] * 2, 64)
         self.head = nn.Linear(64, len(CLASSES))
@@ -84,8 +89,9 @@ def predict(net: WindowClassifier, windows: np.ndarray) -> tuple[np.ndarray, np.
     return net.head(f).argmax(1).numpy(), f.numpy()
 
 
-def kid(real: np.ndarray, fake: np.ndarray, subsets: int = 20, size: int | None = None,
-        seed: int = 0) -> tuple[float, float]:
+def kid(
+    real: np.ndarray, fake: np.ndarray, subsets: int = 20, size: int | None = None, seed: int = 0
+) -> tuple[float, float]:
     """Kernel inception distance (unbiased MMD², cubic polynomial kernel): mean and std."""
     rng = np.random.default_rng(seed)
     # features standardised by the real set's statistics, so the kernel's scale is sane
@@ -101,8 +107,11 @@ def kid(real: np.ndarray, fake: np.ndarray, subsets: int = 20, size: int | None 
         k_ff = (f @ f.T / d + 1) ** 3
         k_rf = (r @ f.T / d + 1) ** 3
         n = m
-        mmd = ((k_rr.sum() - np.trace(k_rr)) / (n * (n - 1))
-               + (k_ff.sum() - np.trace(k_ff)) / (n * (n - 1)) - 2 * k_rf.mean())
+        mmd = (
+            (k_rr.sum() - np.trace(k_rr)) / (n * (n - 1))
+            + (k_ff.sum() - np.trace(k_ff)) / (n * (n - 1))
+            - 2 * k_rf.mean()
+        )
         vals.append(mmd)
     return float(np.mean(vals)), float(np.std(vals))
 

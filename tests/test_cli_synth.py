@@ -23,10 +23,27 @@ def png(tmp_path):
 
 def test_synth_writes_variants_masks_and_manifest(png, tmp_path, capsys):
     out = tmp_path / "out"
-    rc = main([
-        "synth", str(png), str(out), "--pathology", "nodule", "--at", "60,50", "--at", "100,90",
-        "--size-mm", "8", "--variants", "2", "--method", "physics", "--spacing", "0.5",
-    ])
+    rc = main(
+        [
+            "synth",
+            str(png),
+            str(out),
+            "--pathology",
+            "nodule",
+            "--at",
+            "60,50",
+            "--at",
+            "100,90",
+            "--size-mm",
+            "8",
+            "--variants",
+            "2",
+            "--method",
+            "physics",
+            "--spacing",
+            "0.5",
+        ]
+    )
     assert rc == 0
     assert "warning" not in capsys.readouterr().err
     with open(out / "manifest.csv", newline="") as fh:
@@ -50,8 +67,23 @@ def test_synth_writes_variants_masks_and_manifest(png, tmp_path, capsys):
 
 def test_missing_spacing_warns_and_is_recorded(png, tmp_path, capsys):
     out = tmp_path / "out"
-    rc = main(["synth", str(png), str(out), "--pathology", "mass", "--at", "80,70",
-               "--size-mm", "35", "--variants", "1", "--method", "physics"])
+    rc = main(
+        [
+            "synth",
+            str(png),
+            str(out),
+            "--pathology",
+            "mass",
+            "--at",
+            "80,70",
+            "--size-mm",
+            "35",
+            "--variants",
+            "1",
+            "--method",
+            "physics",
+        ]
+    )
     assert rc == 0
     err = capsys.readouterr().err
     assert "no pixel spacing" in err and "0.35 mm" in err
@@ -72,8 +104,20 @@ def test_missing_spacing_warns_and_is_recorded(png, tmp_path, capsys):
 )
 def test_bad_input_is_one_line_and_writes_nothing(png, tmp_path, capsys, extra, message):
     out = tmp_path / "out"
-    rc = main(["synth", str(png), str(out), "--pathology", "nodule", "--method", "physics",
-               "--spacing", "0.5", *extra])
+    rc = main(
+        [
+            "synth",
+            str(png),
+            str(out),
+            "--pathology",
+            "nodule",
+            "--method",
+            "physics",
+            "--spacing",
+            "0.5",
+            *extra,
+        ]
+    )
     assert rc == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0]
@@ -82,7 +126,22 @@ def test_bad_input_is_one_line_and_writes_nothing(png, tmp_path, capsys, extra, 
 
 def test_missing_generator_names_the_training_command(png, tmp_path, capsys, monkeypatch):
     monkeypatch.setenv("XRAY_SYNTH_MODELS", str(tmp_path))
-    rc = main(["synth", str(png), str(tmp_path / "o"), "--pathology", "nodule", "--at",
-               "50,50", "--size-mm", "8", "--spacing", "0.5", "--model", "nope"])
+    rc = main(
+        [
+            "synth",
+            str(png),
+            str(tmp_path / "o"),
+            "--pathology",
+            "nodule",
+            "--at",
+            "50,50",
+            "--size-mm",
+            "8",
+            "--spacing",
+            "0.5",
+            "--model",
+            "nope",
+        ]
+    )
     assert rc == 2
     assert "xray-synth train gan" in capsys.readouterr().err
