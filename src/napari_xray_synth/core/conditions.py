@@ -229,7 +229,7 @@ def render_soft_mask(
         noise = ndimage.gaussian_filter(noise, max(radius / 5, 1.0))
         noise /= noise.std() + 1e-6
         patch = np.zeros(shape, np.float32)
-        r_i, c_i = int(round(r0)), int(round(c0))
+        r_i, c_i = round(r0), round(c0)
         rs, cs = (
             slice(max(r_i - h, 0), min(r_i + h + 1, shape[0])),
             slice(max(c_i - h, 0), min(c_i + h + 1, shape[1])),

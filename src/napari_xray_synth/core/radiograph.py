@@ -1,4 +1,4 @@
-"""The one type that crosses every boundary: :class:`Radiograph`, with its windows and provenance."""
+"""The one type that crosses every boundary: :class:`Radiograph`, its windows and provenance."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Run core work off the Qt thread, wired to napari's progress bar, a cancel event and notifications.
+"""Run core work off the Qt thread with napari progress, a cancel event and notifications.
 
 Set ``XRAY_SYNTH_SYNC=1`` to run everything synchronously in the calling thread (deterministic
 tests), as stardist-napari does.

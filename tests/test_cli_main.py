@@ -1,0 +1,56 @@
+"""The CLI dispatcher: user errors are one line on stderr and a non-zero exit, never a traceback."""
+
+import argparse
+import subprocess
+import sys
+
+import pytest
+
+from napari_xray_synth import __version__
+from napari_xray_synth.cli import main
+from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.progress import Cancelled
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["--version"])
+    assert exc.value.code == 0
+    assert __version__ in capsys.readouterr().out
+
+
+class _OneCommand:
+    """A parser stand-in whose command raises what the test gives it."""
+
+    def __init__(self, exc: BaseException):
+        self.exc = exc
+
+    def parse_args(self, argv):
+        def run(args):
+            raise self.exc
+
+        return argparse.Namespace(func=run)
+
+
+@pytest.mark.parametrize(
+    ("exc", "code", "line"),
+    [
+        (
+            InputError("cannot read it", "scan.dcm"),
+            2,
+            "xray-synth: error: scan.dcm: cannot read it",
+        ),
+        (Cancelled(), 130, "xray-synth: error: cancelled"),
+    ],
+)
+def test_errors_are_one_line(monkeypatch, capsys, exc, code, line):
+    monkeypatch.setattr("napari_xray_synth.cli.build_parser", lambda: _OneCommand(exc))
+    assert main([]) == code
+    assert capsys.readouterr().err.strip() == line
+
+
+def test_console_script_runs():
+    out = subprocess.run(
+        [sys.executable, "-m", "napari_xray_synth.cli", "--help"], capture_output=True, text=True
+    )
+    assert out.returncode == 0 and "COMMAND" in out.stdout
