@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from pydicom.dataset import Dataset
 
 from napari_xray_synth.core.conditions import Condition
 from napari_xray_synth.core.errors import InputError
@@ -65,8 +66,13 @@ def write_item(
     *,
     deidentify: bool = True,
     uid_map: UidMap | None = None,
+    source_header: Dataset | None = None,
 ) -> dict:
-    """Write one item's image (``images/``) and mask (``masks/``); return its manifest row."""
+    """Write one item's image (``images/``) and mask (``masks/``); return its manifest row.
+
+    ``source_header`` is the source's DICOM header for DICOM output (re-read from the source
+    file named in the provenance when None).
+    """
     rg = item.radiograph
     image_rel = f"images/{stem}.{fmt}"
     (folder / "images").mkdir(parents=True, exist_ok=True)
@@ -78,6 +84,7 @@ def write_item(
             uid_map=uid_map,
             conditions=item.conditions,
             seed=item.seed,
+            source=source_header,
         )
     else:
         write_image_file(rg, folder / image_rel, fmt)

@@ -73,9 +73,17 @@ def read_source_header(rg: Radiograph) -> Dataset | None:
     if not src or not Path(src).is_file():
         return None
     try:
-        return pydicom.dcmread(src, stop_before_pixels=True, force=True)
-    except (InvalidDicomError, OSError, ValueError, TypeError, AttributeError):
+        return pydicom.dcmread(src, stop_before_pixels=True)
+    except InvalidDicomError:
+        if Path(src).suffix.lower() not in ("", ".dcm", ".dicom"):
+            return None
+    except (OSError, ValueError, TypeError, AttributeError):
         return None
+    try:  # an ACR-NEMA file without the Part 10 preamble
+        ds = pydicom.dcmread(src, stop_before_pixels=True, force=True)
+    except (InvalidDicomError, OSError, ValueError, TypeError, AttributeError, KeyError):
+        return None
+    return ds if "SOPClassUID" in ds or "PatientName" in ds or "Modality" in ds else None
 
 
 def _describe(rg: Radiograph, conditions: Sequence[Condition], seed: int | None) -> str:
