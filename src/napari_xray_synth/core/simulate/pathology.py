@@ -1,0 +1,276 @@
+"""Lesions from :class:`~napari_xray_synth.core.conditions.Condition`, placed in the phantom.
+
+The lesion's extent is always the soft mask of :func:`conditions.render_soft_mask` (the one
+renderer); this module only decides what the lesion does to the X-ray path inside that extent:
+
+- nodule, mass: a solid body replacing aerated lung, its path length that of a sphere (the
+  chord ``2 sqrt(d (2R - d))`` at a depth ``d`` inside the outline), scaled by severity;
+- effusion: fluid replacing the aerated lung of the side under a meniscus;
+- consolidation: the air spaces filled, but for air bronchograms (air-filled bronchi) inside;
+- pneumothorax: all lung (air spaces and vessels) replaced by air beyond the visceral pleural
+  line, which is drawn as a thin soft-tissue line;
+- cardiomegaly: a larger heart, which displaces lung.
+
+:func:`random_condition` draws a plausible condition inside the lung fields of an image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from scipy import ndimage
+
+from napari_xray_synth.core.conditions import (
+    LABELS,
+    PATHOLOGIES,
+    SIZE_RANGE_MM,
+    Condition,
+    render_soft_mask,
+)
+from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.simulate.phantom import (
+    MU_LUNG,
+    MU_SOFT,
+    Phantom,
+    _capsules,
+    _vessel_tree,
+    heart_map,
+)
+
+REGION_PATHOLOGIES = ("effusion", "pneumothorax", "consolidation")
+DMU = MU_SOFT - MU_LUNG
+
+
+def _bbox(mask: np.ndarray, pad: int) -> tuple[slice, slice] | None:
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(mask.any(axis=0))
+    h, w = mask.shape
+    return (
+        slice(max(rows[0] - pad, 0), min(rows[-1] + pad + 1, h)),
+        slice(max(cols[0] - pad, 0), min(cols[-1] + pad + 1, w)),
+    )
+
+
+def _sphere_chord(hard: np.ndarray, radius_px: float) -> np.ndarray:
+    """Relative path length (1 at the centre) of a body with outline ``hard``."""
+    d = ndimage.distance_transform_edt(np.pad(hard, 1))[1:-1, 1:-1]
+    d = np.minimum(d, radius_px)
+    return np.sqrt(np.clip(d * (2 * radius_px - d), 0, None)) / max(radius_px, 1e-6)
+
+
+def region_for(cond: Condition, phantom: Phantom) -> np.ndarray | None:
+    """The lung field the condition is clipped to (its side), or None."""
+    if cond.pathology not in REGION_PATHOLOGIES:
+        return None
+    return phantom.side_mask(cond.patient_side(phantom.shape))
+
+
+def apply_conditions(
+    phantom: Phantom, conditions: Sequence[Condition]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The diseased line integral and the uint8 label mask (:data:`LABELS`).
+
+    Parameters
+    ----------
+    phantom : Phantom
+        The healthy patient.
+    conditions : sequence of Condition
+        Applied in order; in the label mask a later condition overwrites an earlier one.
+    """
+    shape, px = phantom.shape, phantom.spacing
+    labels = np.zeros(shape, np.uint8)
+    delta = np.zeros(shape, np.float32)
+    heart = phantom.heart
+    air = phantom.air()
+    for cond in conditions:
+        cond.check_inside(shape)
+        region = region_for(cond, phantom)
+        soft = render_soft_mask(cond, shape, px, region)
+        hard = soft > 0.5
+        labels[hard] = LABELS[cond.pathology]
+        box = _bbox(soft > 1e-3, 2)
+        if box is None:
+            continue
+        sev = float(cond.severity)
+        p = cond.pathology
+        # the lesion acts where its soft mask passes 0.3: its effect stays within about one
+        # edge width of the ground-truth border (soft = 0.5), however dense the lesion
+        s = np.clip((soft[box] - 0.3) / 0.4, 0.0, 1.0)
+        s = s * s * (3.0 - 2.0 * s)
+        if p in ("nodule", "mass"):
+            chord = _sphere_chord(hard[box], cond.size_mm / 2 / px) * cond.size_mm / 10.0
+            delta[box] += sev * DMU * chord
+        elif p == "cardiomegaly":
+            rel = _sphere_chord(hard[box], 0.42 * cond.size_mm / px)
+            grown = heart.copy()
+            big = phantom.heart_geometry["hmax"] * np.sqrt(rel) ** 0.8
+            grown[box] = np.maximum(grown[box], (0.5 + 0.5 * sev) * big)
+            heart = grown
+        elif p == "effusion":
+            delta[box] += sev * DMU * air[box] * s
+        elif p == "consolidation":
+            bron = _bronchograms(cond, box, hard, phantom)
+            fill = s * (1.0 - np.clip(bron / 0.25, 0.0, 0.85))
+            delta[box] += sev * 0.95 * DMU * air[box] * fill
+        elif p == "pneumothorax":
+            lungpath = air[box] + np.minimum(phantom.vessels[box], phantom.lung[box])
+            delta[box] -= s * (MU_LUNG * air[box] + MU_SOFT * (lungpath - air[box]))
+            # the visceral pleural line: where the unclipped mask crosses 0.5 inside the lung
+            full = render_soft_mask(cond, shape, px)[box]
+            inner = ndimage.binary_erosion(region[box], iterations=max(int(2.0 / px), 1))
+            line = 4.0 * full * (1.0 - full) * inner
+            line = ndimage.gaussian_filter(line, max(0.3 / px, 0.5))
+            delta[box] += MU_SOFT * 0.35 * line * hard[box].astype(np.float32).clip(0.15, 1)
+    base = phantom.line_integral(heart if heart is not phantom.heart else None)
+    return (base + delta).astype(np.float32), labels
+
+
+def _bronchograms(
+    cond: Condition, box: tuple[slice, slice], hard: np.ndarray, phantom: Phantom
+) -> np.ndarray:
+    """Air-filled bronchi inside a consolidation: a small branching tree (cm of air)."""
+    rng = np.random.default_rng([cond.shape_seed, 17])
+    px = phantom.spacing
+    y0 = float(phantom.y[box[0].start] - px / 2)
+    x0 = float(phantom.x[box[1].start] - px / 2)
+    sub = hard[box]
+    h, w = sub.shape
+
+    def inside(xe, ye):
+        c = np.round((xe - x0) / px - 0.5).astype(int)
+        r = np.round((ye - y0) / px - 0.5).astype(int)
+        ok = (c >= 0) & (c < w) & (r >= 0) & (r < h)
+        res = np.zeros(c.shape, bool)
+        res[ok] = sub[r[ok], c[ok]]
+        return res
+
+    cy = y0 + (cond.center[0] - box[0].start + 0.5) * px
+    cx = x0 + (cond.center[1] - box[1].start + 0.5) * px
+    segs = []
+    r_mm = cond.size_mm / 2
+    # bronchi enter from the hilar side of the lesion and fan out
+    toward = 1.0 if cx < 0 else -1.0  # hilum direction in x
+    for _ in range(3):
+        ang = np.arctan2(rng.normal(0, 0.5), -toward) + rng.normal(0, 0.4)
+        sx = cx + toward * r_mm * rng.uniform(0.2, 0.5)
+        sy = cy + rng.normal(0, r_mm * 0.2)
+        segs += _vessel_tree(rng, (sx, sy), float(ang), 1.3, r_mm * 0.35, inside, 4)
+    arr = np.array(segs, np.float32).reshape(-1, 6)
+    return _capsules((h, w), x0, y0, px, arr)
+
+
+def _side_label(side: str) -> int:
+    return 1 if side == "right" else 2
+
+
+def random_condition(
+    pathology: str,
+    anatomy: Phantom | np.ndarray,
+    spacing: float | Sequence[float],
+    rng: np.random.Generator,
+) -> Condition:
+    """A plausible random condition of ``pathology`` inside the lung fields.
+
+    Parameters
+    ----------
+    pathology : str
+        One of :data:`PATHOLOGIES`.
+    anatomy : Phantom or ndarray
+        The phantom, or a lung mask: bool (both lungs; the image's left half is the patient's
+        right) or uint8 with 1 for the right lung and 2 for the left.
+    spacing : float or (float, float)
+        Pixel size in mm.
+    rng : numpy.random.Generator
+        The seeded source of randomness.
+    """
+    if pathology not in PATHOLOGIES:
+        raise InputError(f"unknown pathology {pathology!r}; choose one of {', '.join(PATHOLOGIES)}")
+    px = float(np.mean(spacing)) if not np.isscalar(spacing) else float(spacing)
+    heart_center = None
+    if isinstance(anatomy, Phantom):
+        sides = anatomy.sides
+        hg = anatomy.heart_geometry
+        hc = (
+            (hg["cy"] - anatomy.y[0]) / px,
+            (hg["cx"] + anatomy.anatomy.shift_x - anatomy.x[0]) / px,
+        )
+        heart_center = hc
+    else:
+        m = np.asarray(anatomy)
+        if m.dtype == bool or m.max() <= 1:
+            sides = np.zeros(m.shape, np.uint8)
+            half = m.shape[1] // 2
+            sides[:, :half][m[:, :half] > 0] = 1
+            sides[:, half:][m[:, half:] > 0] = 2
+        else:
+            sides = m.astype(np.uint8)
+    shape = sides.shape
+    if not (sides > 0).any():
+        raise InputError("the lung mask is empty: no place for a lesion")
+    side = "right" if rng.random() < 0.5 else "left"
+    lung = sides == _side_label(side)
+    if not lung.any():
+        side = "left" if side == "right" else "right"
+        lung = sides == _side_label(side)
+    lo, hi = SIZE_RANGE_MM[pathology]
+    rows, cols = np.nonzero(lung)
+    seed = int(rng.integers(2**31))
+    sev = float(rng.uniform(0.55, 1.0))
+
+    def pick_inside(radius_px: float) -> tuple[float, float]:
+        inner = ndimage.binary_erosion(lung, iterations=max(int(radius_px), 1))
+        rr, cc = np.nonzero(inner) if inner.any() else (rows, cols)
+        i = int(rng.integers(len(rr)))
+        return float(rr[i]), float(cc[i])
+
+    if pathology == "nodule":
+        size = float(np.exp(rng.uniform(np.log(5.0), np.log(28.0))))
+        margin = str(rng.choice(["smooth", "lobulated", "spiculated"]))
+        center = pick_inside(0.3 * size / px)
+        return Condition(pathology, center, size, sev, None, seed, margin)
+    if pathology == "mass":
+        size = float(rng.uniform(32.0, 75.0))
+        margin = str(rng.choice(["lobulated", "spiculated", "smooth"], p=[0.5, 0.3, 0.2]))
+        center = pick_inside(0.35 * size / px)
+        return Condition(pathology, center, size, sev, None, seed, margin)
+    if pathology == "consolidation":
+        size = float(rng.uniform(40.0, 110.0))
+        center = pick_inside(0.3 * size / px)
+        return Condition(pathology, center, size, sev, side, seed)
+    if pathology == "effusion":
+        size = float(rng.uniform(25.0, 100.0))
+        bottom = rows.max()
+        low = rows > bottom - 0.25 * (bottom - rows.min())
+        c = float(np.mean(cols[low]))
+        lateral = -1.0 if side == "right" else 1.0
+        c += lateral * 0.15 * (cols.max() - cols.min())
+        r = bottom - 0.35 * size / px
+        r, c = float(np.clip(r, 0, shape[0] - 1)), float(np.clip(c, 0, shape[1] - 1))
+        return Condition(pathology, (r, c), size, sev, side, seed)
+    if pathology == "pneumothorax":
+        size = float(rng.uniform(8.0, 45.0))
+        top, bottom = rows.min(), rows.max()
+        r = int(top + rng.uniform(0.2, 0.4) * (bottom - top))
+        in_row = np.flatnonzero(lung[r])
+        c = in_row.min() if side == "right" else in_row.max()
+        c = c - (-1 if side == "right" else 1) * 0.5 * size / px
+        return Condition(
+            pathology, (float(r), float(np.clip(c, 0, shape[1] - 1))), size, sev, side, seed
+        )
+    # cardiomegaly: a heart wider than half the thorax
+    allc = np.nonzero(sides > 0)[1]
+    thorax_mm = (allc.max() - allc.min()) * px
+    ctr = float(rng.uniform(0.54, 0.66))
+    size = float(np.clip(ctr * thorax_mm, lo, hi))
+    if heart_center is None:
+        rr = np.nonzero(sides > 0)[0]
+        heart_center = (rr.min() + 0.68 * (rr.max() - rr.min()), shape[1] / 2 + 0.04 * shape[1])
+    r = float(np.clip(heart_center[0], 0, shape[0] - 1))
+    c = float(np.clip(heart_center[1] - 0.02 * size / px, 0, shape[1] - 1))
+    return Condition(pathology, (r, c), size, sev, None, seed)
+
+
+__all__ = ["apply_conditions", "heart_map", "random_condition", "region_for"]
