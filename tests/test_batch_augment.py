@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import errno
 import hashlib
 import os
@@ -24,7 +25,6 @@ from napari_xray_synth.core.export import read_manifest
 
 TESTS = Path(__file__).parent
 SRC = TESTS.parent / "src"
-READER = "augment_standins:read_raster"
 
 
 def chest(seed: int, shape=(128, 112)) -> np.ndarray:
@@ -50,7 +50,7 @@ def make_inputs(folder: Path, n: int, broken: bool = False) -> Path:
 
 
 def config(**kw) -> AugmentConfig:
-    base = {"per_image": 2, "seed": 7, "spacing_mm": 2.5, "reader": READER}
+    base = {"per_image": 2, "seed": 7, "spacing_mm": 2.5}
     base.update(kw)
     return AugmentConfig(**base)
 
@@ -78,6 +78,9 @@ def test_seeds_and_plan_do_not_depend_on_order():
     counts = np.unique([i.pathology for i in tasks[0].items], return_counts=True)[1]
     assert counts.tolist() == [2] * 6  # 12 items over 6 pathologies: balanced
     assert tasks[1].items[0].item_id == "b_k000"
+    hashed = plan(srcs, AugmentConfig(per_image=1, hash_names=True))
+    assert hashed[1].items[0].item_id.startswith("h") and "b" not in hashed[1].items[0].item_id[:1]
+    assert hashed[1].items[0].seed == plan(srcs, AugmentConfig(per_image=1))[1].items[0].seed
 
 
 def test_csv_inputs(tmp_path):
@@ -118,8 +121,10 @@ def test_same_output_with_1_and_2_workers_and_failures(tmp_path):
     d1, d2 = digest(tmp_path / "w1"), digest(tmp_path / "w2")
     assert len(d1) == 6 + 6 + 1 and d1 == d2
     for out in (tmp_path / "w1", tmp_path / "w2"):
-        fails = (out / "failures.csv").read_text().splitlines()
-        assert len(fails) == 2 and fails[1].startswith("broken.png,,unreadable")
+        with open(out / "failures.csv", newline="") as fh:
+            fails = list(csv.DictReader(fh))
+        assert [f["source"] for f in fails] == ["broken.png"]
+        assert fails[0]["reason"].startswith("unreadable") and fails[0]["item"] == ""
     rows = read_manifest(tmp_path / "w1")
     assert len(rows) == 6 and {r["source"] for r in rows} == {f"chest{i}.png" for i in range(3)}
     for r in rows:
@@ -132,7 +137,6 @@ def _run_cli(inp: Path, out: Path, *extra: str) -> subprocess.Popen:
     env = dict(
         os.environ,
         PYTHONPATH=f"{SRC}{os.pathsep}{TESTS}",
-        XRAY_SYNTH_AUGMENT_READER=READER,
         XRAY_SYNTH_AUGMENT_SYNTHESIZER="augment_standins:slow_synthesize",
         AUGMENT_TEST_DELAY="0.4",
     )

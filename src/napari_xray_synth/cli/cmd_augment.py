@@ -76,6 +76,11 @@ def register(subparsers: Any) -> None:
         action="store_true",
         help="keep the source's identifiers in DICOM output (de-identified by default)",
     )
+    p.add_argument(
+        "--hash-names",
+        action="store_true",
+        help="name outputs by a hash of the source path, not its file name (which may hold IDs)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
 
@@ -92,6 +97,7 @@ def run(args: argparse.Namespace) -> int:
         model=args.model,
         device=args.device,
         deidentify=not args.no_deidentify,
+        hash_names=args.hash_names,
         reader=os.environ.get(READER_ENV) or DEFAULT_READER,
         synthesizer=os.environ.get(SYNTHESIZER_ENV) or DEFAULT_SYNTHESIZER,
     )

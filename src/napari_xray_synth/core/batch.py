@@ -87,6 +87,10 @@ class AugmentConfig:
         Passed to the synthesizer ("physics" needs no model).
     deidentify : bool
         De-identify DICOM output (PS3.15 Basic Profile); on unless turned off.
+    hash_names : bool
+        Name items after a hash of the source's key instead of its file name (source file names
+        often hold patient IDs or UIDs). The manifest's ``source`` column still names the
+        source: it is the link table, to be kept apart when the data set is shared.
     reader, synthesizer : str
         "module:function" of the image reader and the synthesizer (plug points; tests use them).
     """
@@ -100,6 +104,7 @@ class AugmentConfig:
     model: str = "generator"
     device: str = "cpu"
     deidentify: bool = True
+    hash_names: bool = False
     reader: str = DEFAULT_READER
     synthesizer: str = DEFAULT_SYNTHESIZER
 
@@ -203,7 +208,10 @@ def _stem(key: str) -> str:
 
 def plan(sources: Sequence[Source], config: AugmentConfig) -> list[SourceTask]:
     """The items of every source, with ids, seeds and pathologies."""
-    stems = [_stem(s.key) for s in sources]
+    if config.hash_names:
+        stems = ["h" + hashlib.sha256(s.key.encode()).hexdigest()[:16] for s in sources]
+    else:
+        stems = [_stem(s.key) for s in sources]
     counts = Counter(stems)
     tasks = []
     n = len(config.pathologies)
@@ -315,10 +323,12 @@ def process_source(
     reader, synth = resolve(config.reader), resolve(config.synthesizer)
     t0 = time.perf_counter()
     try:
-        rg = reader(src.path, spacing=config.spacing_mm)
+        rg = reader(src.path)
     except Exception as exc:  # any unreadable input is skipped and listed, the run goes on
         result.failures.append({"source": src.key, "item": "", "reason": _reason(exc)})
         return result
+    if rg.spacing is None and config.spacing_mm:
+        rg = rg.with_spacing((config.spacing_mm, config.spacing_mm), "user")
     if rg.spacing is None:
         result.failures.append(
             {"source": src.key, "item": "", "reason": "no pixel spacing: give --spacing MM"}
