@@ -103,3 +103,27 @@ def test_export_widget_bad_layers_notify(make_napari_viewer, tmp_path, rng, monk
     widget.folder.setText("")
     widget.export()
     assert "folder" in errors[-1]
+
+
+def test_export_widget_pairs_synthesized_variants(make_napari_viewer, tmp_path, rng, monkeypatch):
+    """Layers as the Synthesize widget leaves them: variants "x nodule vK", one "x nodule mask"."""
+    from napari_xray_synth.plugin.widgets.export import ExportWidget
+
+    monkeypatch.setenv(workers.SYNC_ENV, "1")
+    viewer = make_napari_viewer()
+    rg, cond, mask = _synthetic(rng)
+    names = []
+    for k in range(2):
+        data, kw, _ = image_layer_tuple(rg, f"chest nodule v{k}")
+        kw["metadata"]["xray_synth"].update(conditions=[cond.to_dict()], seed=100 + k)
+        names.append(viewer.add_image(data, **kw).name)
+    _add(viewer, labels_layer_tuple(mask, "chest nodule mask", rg.spacing, {"variants": names}))
+    _add(viewer, labels_layer_tuple(mask, "other", rg.spacing))
+    widget = ExportWidget(viewer)
+    assert widget.selection() == [(n, "chest nodule mask") for n in names]
+    widget.folder.setText(str(tmp_path))
+    widget.format.setCurrentText("png")
+    widget.export()
+    rows = read_manifest(tmp_path)
+    assert [r["seed"] for r in rows] == ["100", "101"]
+    assert all(r["pathology"] == "nodule" and r["mask"] for r in rows)

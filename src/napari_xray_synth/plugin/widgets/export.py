@@ -7,6 +7,7 @@ box is cleared), with ``manifest.csv`` and ``manifest.json``. The work runs in a
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,7 @@ def export_item(image_layer: Any, labels_layer: Any | None) -> ExportItem:
             )
         if mask.size and (mask.min() < 0 or mask.max() > 255):
             raise InputError("holds labels outside 0..255", name)
-    conds, seed = _conditions_and_seed(labels_layer, image_layer)
+    conds, seed = _conditions_and_seed(image_layer, labels_layer)  # the variant's own seed first
     return ExportItem(image_layer.name, rg, mask, conds, seed)
 
 
@@ -142,10 +143,21 @@ class ExportWidget(QWidget):
             self.table.setItem(i, 0, item)
             combo = QComboBox()
             combo.addItems([NO_MASK, *labels])
-            match = [n for n in labels if n.startswith(layer.name) or layer.name in n]
+            match = self._likely_mask(layer.name, labels)
             if match:
-                combo.setCurrentText(match[0])
+                combo.setCurrentText(match)
             self.table.setCellWidget(i, 1, combo)
+
+    def _likely_mask(self, image_name: str, labels: list[str]) -> str | None:
+        """The labels layer that lists the image as its variant, else one named after it."""
+        for name in labels:
+            if image_name in _meta(self.viewer.layers[name]).get("variants", []):
+                return name
+        stem = re.sub(r" v\d+$", "", image_name)  # "chest nodule v2" -> "chest nodule"
+        for name in labels:
+            if name.startswith(image_name) or name.startswith(stem):
+                return name
+        return None
 
     def selection(self) -> list[tuple[str, str | None]]:
         """(image layer name, labels layer name or None) of the checked rows."""
