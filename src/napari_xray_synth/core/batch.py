@@ -171,6 +171,7 @@ class AugmentSummary:
     failed_sources: int
     failed_items: int
     seconds: float
+    work_seconds: float
     workers: int
     item_seconds_mean: float
     read_seconds_mean: float
@@ -180,8 +181,13 @@ class AugmentSummary:
 
     @property
     def items_per_second(self) -> float:
-        """Items written per wall-clock second of this run."""
+        """Items written per wall-clock second of this run (cluster start included)."""
         return self.written / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def work_items_per_second(self) -> float:
+        """Items written per second from the first task sent to the last result."""
+        return self.written / self.work_seconds if self.work_seconds > 0 else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able."""
@@ -190,6 +196,7 @@ class AugmentSummary:
             out_dir=str(self.out_dir), manifest=str(self.manifest), failures=str(self.failures)
         )
         d["items_per_second"] = self.items_per_second
+        d["work_items_per_second"] = self.work_items_per_second
         return d
 
 
@@ -539,6 +546,7 @@ def run_augment(
     _prepare(out, all_items - done_before, sources, config.fmt)
     results: list[SourceResult] = []
     n_workers = workers
+    work_seconds = 0.0
     with _locked(out):
         _clean_temporaries(out)
         pending = [
@@ -554,6 +562,7 @@ def run_augment(
                 if scheduler:
                     n_workers = len(client.scheduler_info().get("workers", {}))
                 secret = hashlib.sha256(os.urandom(32)).hexdigest()
+                t_work = time.perf_counter()
                 futures = [
                     client.submit(
                         process_source,
@@ -576,6 +585,7 @@ def run_augment(
                 except BaseException:
                     client.cancel(futures)
                     raise
+                work_seconds = time.perf_counter() - t_work
         failures = [f for r in results for f in r.failures]
         fail_path = _write_failures(out, failures)
         manifest = rebuild_manifest(out, tasks, config.fmt)
@@ -590,6 +600,7 @@ def run_augment(
         failed_sources=sum(1 for f in failures if not f["item"]),
         failed_items=sum(1 for f in failures if f["item"]),
         seconds=time.perf_counter() - t0,
+        work_seconds=work_seconds,
         workers=n_workers,
         item_seconds_mean=float(np.mean(item_times)) if item_times else 0.0,
         read_seconds_mean=float(np.mean(read_times)) if read_times else 0.0,

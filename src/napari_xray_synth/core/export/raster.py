@@ -69,7 +69,8 @@ def write_image_file(rg: Radiograph, path: str | Path, fmt: str | None = None) -
                 **_tiff_resolution(rg.spacing),
             )
         else:
-            iio.imwrite(tmp, to_uint16(rg.image), extension=".png")
+            # zlib level 1: 4-5x faster than the default 6 on radiographs, about 10 % larger
+            iio.imwrite(tmp, to_uint16(rg.image), extension=".png", compress_level=1)
     return path
 
 
