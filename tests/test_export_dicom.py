@@ -64,7 +64,7 @@ IDENTIFIERS = {
 PRIVATE_VALUE = "PRIVATE-SECRET-DULCINEA"
 
 
-def make_source(path) -> dict[str, str]:
+def make_source(path, pixels: np.ndarray | None = None) -> dict[str, str]:
     ds = Dataset()
     for kw, v in IDENTIFIERS.items():
         setattr(ds, kw, v)
@@ -80,13 +80,15 @@ def make_source(path) -> dict[str, str]:
     seq_item.PersonName = "Hidden^Inside^Sequence"  # a name nested in a sequence
     seq_item.ReferencedSOPInstanceUID = IDENTIFIERS["SOPInstanceUID"]
     ds.ReferencedImageSequence = [seq_item]
-    ds.Rows = ds.Columns = 8
+    pixels = np.arange(64, dtype=np.uint16).reshape(8, 8) if pixels is None else pixels
+    ds.Rows, ds.Columns = pixels.shape
+    ds.PixelSpacing = [2.5, 2.5]
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
     ds.BitsAllocated = ds.BitsStored = 16
     ds.HighBit = 15
     ds.PixelRepresentation = 0
-    ds.PixelData = np.arange(64, dtype=np.uint16).tobytes()
+    ds.PixelData = pixels.astype(np.uint16).tobytes()
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = DX
     meta.MediaStorageSOPInstanceUID = IDENTIFIERS["SOPInstanceUID"]
@@ -213,3 +215,26 @@ def test_date_shift_option(tmp_path):
     assert ds.PatientBirthDate == ""  # Basic Profile empties it whatever the option
     codes = [c.CodeValue for c in ds.DeidentificationMethodCodeSequence]
     assert codes == ["113100", "113107"]
+
+
+def test_augment_to_dicom_leaks_no_identifier(tmp_path):
+    """The batch path too: DICOM variants, masks, sidecars, manifest and failures.csv."""
+    from napari_xray_synth.core.batch import AugmentConfig, run_augment
+    from test_batch_augment import chest
+
+    inp = tmp_path / "in"
+    inp.mkdir()
+    values = make_source(inp / "case.dcm", chest(1))
+    summary = run_augment(
+        inp, tmp_path / "out", AugmentConfig(per_image=2, seed=1, fmt="dcm"), workers=1
+    )
+    assert summary.written == 2 and summary.failed_sources == 0
+    out = tmp_path / "out"
+    assert len(list((out / "items").glob("*.json"))) == 2
+    blob = _all_bytes(out)
+    assert [k for k, v in values.items() if any(n in blob for n in _needles(v))] == []
+    for f in sorted((out / "images").iterdir()):
+        ds = pydicom.dcmread(f)
+        assert ds.SyntheticData == "YES" and ds.PatientIdentityRemoved == "YES"
+        assert ds.SourceImageSequence[0].ReferencedSOPClassUID == DX
+        assert ds.pixel_array.shape == (128, 112)
