@@ -15,7 +15,9 @@ from pathlib import Path
 import imageio.v3 as iio
 import numpy as np
 import pytest
+from distributed import LocalCluster
 
+from napari_xray_synth.cli import main
 from napari_xray_synth.core import atomic, batch
 from napari_xray_synth.core.batch import AugmentConfig, derive_seed, plan, run_augment
 from napari_xray_synth.core.batch_sources import list_sources
@@ -116,7 +118,11 @@ def test_csv_inputs(tmp_path):
 def test_same_output_with_1_and_2_workers_and_failures(tmp_path):
     inp = make_inputs(tmp_path / "in", 3, broken=True)
     s1 = run_augment(inp, tmp_path / "w1", config(), workers=1)
-    s2 = run_augment(inp, tmp_path / "w2", config(), workers=2)
+    # two workers of an existing cluster, reached by its address as --scheduler does
+    with LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        s2 = run_augment(inp, tmp_path / "w2", config(), scheduler=cluster.scheduler_address)
     assert s1.written == s2.written == 6 and s1.workers == 1 and s2.workers == 2
     d1, d2 = digest(tmp_path / "w1"), digest(tmp_path / "w2")
     assert len(d1) == 6 + 6 + 1 and d1 == d2
@@ -210,3 +216,56 @@ def test_full_disk_is_refused_before_work(tmp_path, monkeypatch):
     with pytest.raises(XraySynthError, match="not enough free space"):
         run_augment(inp, tmp_path / "out", config(), workers=1)
     assert not list((tmp_path / "out").rglob("*.png"))
+
+
+def test_cli_user_errors_are_one_line(tmp_path, capsys):
+    assert (
+        main(
+            [
+                "augment",
+                str(tmp_path / "nope"),
+                str(tmp_path / "o"),
+                "--per-image",
+                "1",
+                "--seed",
+                "0",
+            ]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no such file or folder" in err[0]
+    make_inputs(tmp_path / "in", 1)
+    assert (
+        main(
+            [
+                "augment",
+                str(tmp_path / "in"),
+                str(tmp_path / "o"),
+                "--per-image",
+                "0",
+                "--seed",
+                "0",
+            ]
+        )
+        == 2
+    )
+    assert "--per-image" in capsys.readouterr().err
+    assert (
+        main(
+            [
+                "augment",
+                str(tmp_path / "in"),
+                str(tmp_path / "o"),
+                "--per-image",
+                "1",
+                "--seed",
+                "0",
+                "--pathologies",
+                "nodule,tumour",
+            ]
+        )
+        == 2
+    )
+    assert "tumour" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
