@@ -540,8 +540,6 @@ def run_augment(
     all_items = sum(len(t.items) for t in tasks)
     with contextlib.suppress(OSError):
         out.mkdir(parents=True, exist_ok=True)
-    if out.is_dir():
-        _clean_temporaries(out)
     done_before = sum(item_complete(out, it.item_id, config.fmt) for t in tasks for it in t.items)
     _prepare(out, all_items - done_before, sources, config.fmt)
     results: list[SourceResult] = []

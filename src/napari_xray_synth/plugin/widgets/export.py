@@ -109,6 +109,8 @@ class ExportWidget(QWidget):
         self.deidentify.setChecked(True)
         self.export_button = QPushButton("Export")
         self.export_button.clicked.connect(self.export)
+        self.refresh_button = QPushButton("Refresh list")
+        self.refresh_button.clicked.connect(self.refresh)
 
         form = QFormLayout()
         form.addRow("folder", row)
@@ -116,6 +118,7 @@ class ExportWidget(QWidget):
         form.addRow(self.deidentify)
         layout = QVBoxLayout(self)
         layout.addWidget(self.table)
+        layout.addWidget(self.refresh_button)
         layout.addLayout(form)
         layout.addWidget(self.export_button)
 
