@@ -269,3 +269,24 @@ def test_cli_user_errors_are_one_line(tmp_path, capsys):
     )
     assert "tumour" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_disk_full_during_a_task_stops_with_one_error(tmp_path, monkeypatch):
+    """A write that fails in a worker raises OutputError; no partial file is left."""
+    inp = make_inputs(tmp_path / "in", 1)
+    out = tmp_path / "out"
+    for sub in ("images", "masks", "items"):
+        (out / sub).mkdir(parents=True)
+    cfg = config()
+    task = plan(list_sources(inp), cfg)[0]
+    real_write = iio.imwrite
+
+    def full(path, *a, **k):
+        real_write(path, *a, **k)  # the temporary file exists, then the disk fills up
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(iio, "imwrite", full)
+    with pytest.raises(XraySynthError, match="No space left on device") as info:
+        batch.process_source(task, cfg, str(out), "secret")
+    assert str(out) in str(info.value)
+    assert [p for p in out.rglob("*") if p.is_file()] == []
