@@ -212,8 +212,8 @@ def _write_report(result: DemoResult, den: dict, method: str) -> None:
         "A simulated low-dose chest radiograph (synthetic; written as a de-identified DICOM and",
         "read back), denoised, with pathology-conditioned variants compared with their source.",
         "",
-        f"Denoising changed the image by RMSE {den['rmse']:.4f} (SSIM {den['ssim']:.3f} against the",
-        "noisy source).",
+        f"Denoising changed the image by RMSE {den['rmse']:.4f} "
+        f"(SSIM {den['ssim']:.3f} against the noisy source).",
         "",
         f"Variants ({method}); SSIM outside the lesion should stay near 1 (the rest of the image",
         "is kept), SSIM inside shows how much the lesion changed:",
