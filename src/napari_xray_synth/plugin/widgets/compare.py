@@ -9,12 +9,13 @@ from typing import Any
 import numpy as np
 from magicgui.widgets import CheckBox, ComboBox, Container, FloatSlider, Label, RadioButtons
 from napari.layers import Image, Labels
+from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_warning
 from qtpy.QtCore import QTimer
 
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.metrics import compare
-from napari_xray_synth.plugin.workers import notify_error
+from napari_xray_synth.plugin.workers import notify_error, run_synchronously
 
 OVERLAY_NAME = "compare map"
 DEBOUNCE_MS = 150
@@ -91,7 +92,10 @@ class CompareWidget(Container):
         self._timer = QTimer(self.native)
         self._timer.setSingleShot(True)
         self._timer.setInterval(DEBOUNCE_MS)
-        self._timer.timeout.connect(self.refresh)
+        self._timer.timeout.connect(self._on_timer)
+        self._worker: Any = None
+        self._pending = False
+        self._warned_scales: tuple[Any, ...] | None = None
 
         for combo in (self.layer_a, self.layer_b, self.lesion):
             combo.changed.connect(self._on_selection)
@@ -166,10 +170,8 @@ class CompareWidget(Container):
             self._disconnect_all()
 
     # ----- the update -----------------------------------------------------------------------
-    def refresh(self) -> dict[str, Any] | None:
-        """Compute the figures and the overlay now; returns the result (None when not possible)."""
-        self._timer.stop()
-        t0 = time.perf_counter()
+    def _inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, str] | None:
+        """The arrays to compare, checked; None (with a message) when they cannot be compared."""
         a_layer, b_layer = self.layer_a.value, self.layer_b.value
         if a_layer is None or b_layer is None:
             self.values.value = "choose two image layers"
@@ -191,23 +193,84 @@ class CompareWidget(Container):
                         f"{a.shape[0]} x {a.shape[1]}",
                         f"labels layer {self.lesion.value.name!r}",
                     )
-            kind = MAP_CHOICES[self.map_kind.value]
-            res = compare(a, b, mask=mask, data_range=None, map_kind=kind)
         except InputError as exc:
-            self.values.value = f"cannot compare: {exc}"
-            self.last_result = None
-            notify_error(exc, "compare")
+            self._fail(exc)
             return None
-        if not np.allclose(np.asarray(a_layer.scale)[-2:], np.asarray(b_layer.scale)[-2:]):
+        pair = (id(a_layer), id(b_layer), tuple(a_layer.scale), tuple(b_layer.scale))
+        scales_differ = not np.allclose(
+            np.asarray(a_layer.scale)[-2:], np.asarray(b_layer.scale)[-2:]
+        )
+        if scales_differ and pair != self._warned_scales:
+            self._warned_scales = pair  # once per pair, not on every edit
             show_warning(
                 f"layers {a_layer.name!r} and {b_layer.name!r} have different scales "
                 f"({tuple(a_layer.scale)} and {tuple(b_layer.scale)}): compared pixel by pixel"
             )
+        return a, b, mask, MAP_CHOICES[self.map_kind.value]
+
+    def _fail(self, exc: BaseException) -> None:
+        self.values.value = f"cannot compare: {exc}"
+        self.last_result = None
+        notify_error(exc, "compare")
+
+    def _apply(self, res: dict[str, Any], t0: float) -> dict[str, Any] | None:
+        a_layer = self.layer_a.value
+        if a_layer is None:
+            return None
         self._show_overlay(res, a_layer)
         self.values.value = format_result(res)
         self.last_result = {k: v for k, v in res.items() if k != "map"}
         self.last_update_s = time.perf_counter() - t0
         return self.last_result
+
+    def refresh(self) -> dict[str, Any] | None:
+        """Compute the figures and the overlay now, in this thread; returns the figures."""
+        self._timer.stop()
+        t0 = time.perf_counter()
+        inputs = self._inputs()
+        if inputs is None:
+            return None
+        a, b, mask, kind = inputs
+        try:
+            res = compare(a, b, mask=mask, data_range=None, map_kind=kind)
+        except InputError as exc:
+            self._fail(exc)
+            return None
+        return self._apply(res, t0)
+
+    def _on_timer(self) -> None:
+        """The debounced update: in a worker thread, so that painting and typing stay smooth."""
+        if run_synchronously():
+            self.refresh()
+            return
+        if self._worker is not None:
+            self._pending = True  # one more pass when the running one ends
+            return
+        t0 = time.perf_counter()
+        inputs = self._inputs()
+        if inputs is None:
+            return
+        a, b, mask, kind = inputs
+        # copies: a labels layer is painted in place while the worker reads it
+        a, b = a.copy(), b.copy()
+        mask = None if mask is None else mask != 0
+
+        @thread_worker
+        def work() -> dict[str, Any]:
+            return compare(a, b, mask=mask, data_range=None, map_kind=kind)
+
+        worker = work()
+        worker.returned.connect(lambda res: self._apply(res, t0))
+        worker.errored.connect(self._fail)
+        worker.finished.connect(self._worker_done)
+        self._worker = worker
+        worker.start()
+
+    def _worker_done(self) -> None:
+        self._worker = None
+        if self._pending:
+            self._pending = False
+            self.schedule()
 
     @staticmethod
     def _plane(layer: Any) -> np.ndarray:
@@ -246,10 +309,14 @@ class CompareWidget(Container):
             ov = self.overlay
             ov.data = data
             ov.contrast_limits = limits
-            ov.scale = a_layer.scale
-            ov.translate = a_layer.translate
-            ov.name = name
-            ov.metadata = {"xray_synth": {"compare": {"map_kind": res["map_kind"]}}}
+            # only what changed: every assignment below refreshes the layer
+            if not np.array_equal(ov.scale, a_layer.scale):
+                ov.scale = a_layer.scale
+            if not np.array_equal(ov.translate, a_layer.translate):
+                ov.translate = a_layer.translate
+            if ov.name != name:
+                ov.name = name
+                ov.metadata = {"xray_synth": {"compare": {"map_kind": res["map_kind"]}}}
         if self.side_by_side.value:
             self.overlay.visible = False
 
