@@ -85,6 +85,7 @@ def test_evaluate_denoise_on_a_folder(tmp_path):
 def test_evaluate_denoise_bad_input(tmp_path):
     with pytest.raises(InputError, match="not a folder"):
         ev.evaluate_denoise(tmp_path / "r", data=str(tmp_path / "missing"), denoise_fn=denoise)
+    assert not (tmp_path / "r").exists()
     with pytest.raises(InputError, match="method"):
         ev.evaluate_denoise(tmp_path / "r", methods=(), denoise_fn=denoise, sim=SIM)
 

@@ -290,7 +290,6 @@ def evaluate_denoise(
     if n_images < 1 or not doses or min(doses) <= 0:
         raise InputError("n_images must be at least 1 and doses positive")
     denoise_fn = denoise_fn or _default_denoise()
-    out = _out_dir(out)
     doses = sorted(float(d) for d in doses)
     if data == "sim":
         cases = sim_denoise_cases(n_images, size, doses, seed, sim)
@@ -298,6 +297,7 @@ def evaluate_denoise(
     else:
         cases = folder_denoise_cases(data, doses, n_images, seed)
         source = f"images of {data} (reference), noise added by the evaluation's model"
+    out = _out_dir(out)  # after the data is found: a bad --data leaves no empty report folder
     total = len(cases) * len(methods)
     done = 0
     rows: list[dict[str, Any]] = []
@@ -315,8 +315,11 @@ def evaluate_denoise(
                 seconds=0.0,
             )
         )
-        ex = examples.setdefault((c.name, c.dose), {"clean": c.clean, "noisy input": c.noisy.image})
-        ex["map:noisy input"] = map_in
+        # images and maps are kept for the first image only (the figures show that one)
+        keep = c.name == cases[0].name
+        ex = {"clean": c.clean, "noisy input": c.noisy.image, "map:noisy input": map_in}
+        if keep:
+            examples[(c.name, c.dose)] = ex
         for m in methods:
             check_cancel(cancel)
             t0 = time.perf_counter()
