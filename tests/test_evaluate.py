@@ -146,3 +146,12 @@ def test_evaluate_synth_cancel_and_bad_n(tmp_path, tiny_classifier):
         ev.evaluate_synth(
             tmp_path / "r", n=1, classifier=tiny_classifier, sim=SIM, synthesize_fn=synthesize
         )
+
+
+def test_warns_when_the_classifier_saw_another_simulator():
+    from napari_xray_synth.core.train.classifier import simulator_fingerprint
+
+    sim = ev._default_sim()
+    assert "Warning" in ev._simulator_note({"simulator_sources_sha256": "0" * 64}, sim)
+    assert ev._simulator_note({"simulator_sources_sha256": simulator_fingerprint()}, sim) == ""
+    assert ev._simulator_note({}, sim) == ""

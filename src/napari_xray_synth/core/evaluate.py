@@ -656,6 +656,7 @@ def evaluate_synth(
         ["healthy sources vs real B", *[m_src[k] for k in ("fd", "kid", "kid_std", *keys)]],
     ]
     card = clf.card
+    note = _simulator_note(card, sim)
     lines = [
         f"# Synthesis evaluation: method {method!r}",
         "",
@@ -669,6 +670,7 @@ def evaluate_synth(
         f"{card.get('config', {}).get('features_dim', '?')}-D features, trained on even "
         "simulator seeds only).",
         "",
+        *([note, ""] if note else []),
         "## Set metrics (against real B)",
         "",
         "The floor row is what a perfect generator would score with this many images: read the "
@@ -750,6 +752,22 @@ def evaluate_synth(
     path = _write_text(out / "report.md", "\n".join(lines))
     report(progress, total, total)
     return path
+
+
+def _simulator_note(card: Any, sim: Any) -> str:
+    """A warning when the classifier was trained on another version of the simulator."""
+    trained = card.get("simulator_sources_sha256")
+    if not trained or sim is not _default_sim():
+        return ""
+    from napari_xray_synth.core.train.classifier import simulator_fingerprint
+
+    if simulator_fingerprint() == trained:
+        return ""
+    return (
+        "**Warning:** the classifier was trained on another version of the simulator (its "
+        "card's `simulator_sources_sha256` differs from this one's); its scores may not transfer. "
+        "Retrain it with the command on its card."
+    )
 
 
 def _safe_fd(a: np.ndarray, b: np.ndarray) -> float:
