@@ -52,3 +52,15 @@ def test_registered_architecture_round_trip(tmp_path):
     x = torch.rand(2, 1, 32, 32)
     with torch.no_grad():
         np.testing.assert_allclose(loaded.module(x).numpy(), net.eval()(x).numpy(), atol=1e-6)
+
+
+def test_standardized_input_ignores_global_brightness_and_contrast():
+    torch.manual_seed(0)
+    net = build_classifier(size=32, width=8, stages=3, features_dim=16, standardize=True).eval()
+    x = torch.rand(2, 1, 32, 32) * 0.5
+    with torch.no_grad():
+        a, b = net.features(x), net.features(0.2 + 1.5 * x)
+    torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-3)
+    plain = build_classifier(size=32, width=8, stages=3, features_dim=16).eval()
+    with torch.no_grad():
+        assert not torch.allclose(plain.features(x), plain.features(0.2 + 1.5 * x), atol=1e-3)

@@ -44,6 +44,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--width", type=int, default=16, help="first-stage channels (default: %(default)s)"
     )
+    p.add_argument(
+        "--standardize",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="scale each image to zero mean, unit variance first (default: on)",
+    )
     p.add_argument("--work", default=None, help="checkpoint folder (default: OUT.run)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="torch device")
@@ -67,13 +73,15 @@ def run(args: argparse.Namespace) -> int:
         sim_size=args.sim_size,
         heldout=args.heldout,
         data=args.data,
+        standardize=args.standardize,
     )
     # every setting spelled out, so the card's command reproduces the run whatever the defaults
     command = (
         f"xray-synth train classifier --data {args.data} --out {shlex.quote(str(args.out))} "
         f"--steps {args.steps} --batch {args.batch} --size {args.size} "
         f"--sim-size {args.sim_size} --seed {args.seed} --lr {args.lr} "
-        f"--heldout {args.heldout} --width {args.width}"
+        f"--heldout {args.heldout} --width {args.width} "
+        f"--{'' if args.standardize else 'no-'}standardize"
     )
     with progress_bar("training classifier", quiet=args.quiet) as bar:
         card = train_classifier(

@@ -52,6 +52,10 @@ class PathologyClassifier(nn.Module):
         Length of the penultimate feature vector.
     n_classes : int
         Number of logits (``len(CLASSES)``).
+    standardize : bool
+        Scale each image to zero mean and unit variance before the first layer (so that global
+        brightness and contrast, which vary between images, carry no weight); otherwise the
+        [0, 1] range is only centred.
     """
 
     def __init__(
@@ -61,9 +65,11 @@ class PathologyClassifier(nn.Module):
         stages: int = 6,
         features_dim: int = 128,
         n_classes: int = len(CLASSES),
+        standardize: bool = False,
     ) -> None:
         super().__init__()
         self.size = int(size)
+        self.standardize = bool(standardize)
         self.num_features = int(features_dim)  # the attribute torchmetrics looks for
         chans = [min(width * 2**i, features_dim) for i in range(stages)]
         layers: list[nn.Module] = []
@@ -98,8 +104,13 @@ class PathologyClassifier(nn.Module):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """The penultimate feature vector, (N, features_dim)."""
-        # centre the [0, 1] range so the first layer starts near zero mean
-        h = self.body((self.resize(x) - 0.5) * 2.0)
+        x = self.resize(x)
+        if self.standardize:
+            mean = x.mean(dim=(2, 3), keepdim=True)
+            x = (x - mean) / (x.std(dim=(2, 3), keepdim=True) + 1e-3)
+        else:  # centre the [0, 1] range so the first layer starts near zero mean
+            x = (x - 0.5) * 2.0
+        h = self.body(x)
         # mean and max pooling: a small lesion barely moves the mean, but it moves the max
         pooled = torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
         return self.project(pooled)
@@ -140,9 +151,10 @@ def build_classifier(
     stages: int = 6,
     features_dim: int = 128,
     n_classes: int = len(CLASSES),
+    standardize: bool = False,
 ) -> PathologyClassifier:
     """Build a :class:`PathologyClassifier` from a model card's config."""
-    return PathologyClassifier(size, width, stages, features_dim, n_classes)
+    return PathologyClassifier(size, width, stages, features_dim, n_classes, standardize)
 
 
 def labels_of(pathologies: list[str] | tuple[str, ...]) -> np.ndarray:

@@ -65,6 +65,7 @@ class ClassifierConfig:
     stages: int = 6
     features_dim: int = 128
     sim_size: int = 256
+    standardize: bool = True
     heldout: int = 280
     checkpoint_every: int = 50
     data: str = "sim"
@@ -78,6 +79,7 @@ class ClassifierConfig:
             "stages": self.stages,
             "features_dim": self.features_dim,
             "n_classes": len(CLASSES),
+            "standardize": self.standardize,
         }
 
 
@@ -231,7 +233,8 @@ def _load_checkpoint(
 ) -> tuple[int, list[float]]:
     state = json.loads((work / "checkpoint.json").read_text())
     old = state["config"]
-    for key in ("size", "width", "stages", "features_dim", "batch", "seed", "sim_size", "data"):
+    keys = ("size", "width", "stages", "features_dim", "batch", "seed", "sim_size", "data")
+    for key in (*keys, "standardize"):
         if old.get(key) != getattr(cfg, key):
             raise InputError(
                 f"the checkpoint was trained with {key}={old.get(key)!r}, not "
