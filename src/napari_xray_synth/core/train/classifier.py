@@ -357,7 +357,7 @@ def train_classifier(
         "training_config": asdict(cfg),
         "device": str(dev),
         # None when a checkpoint did not record it (a run resumed from an older checkpoint)
-        "train_seconds": None if total_s is None else round(total_s, 1),
+        "train_seconds": None if total_s is None else round(total_s, 3),
         "final_loss_mean_last_100": float(np.mean(losses[-100:])) if losses else None,
         "loss_curve": plot.name,
         "metrics": {
