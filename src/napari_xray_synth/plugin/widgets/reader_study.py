@@ -188,6 +188,17 @@ class ReaderStudyWidget(QWidget):
         self.unbind_keys()
         super().closeEvent(event)
 
+    def hideEvent(self, event: Any) -> None:
+        """Unbind the keys while the widget is hidden or removed from the viewer."""
+        self.unbind_keys()
+        super().hideEvent(event)
+
+    def showEvent(self, event: Any) -> None:
+        """Bind the keys again when the widget shows during a study."""
+        if self.study is not None and not self.study.finished:
+            self._bind_keys()
+        super().showEvent(event)
+
     # ----- answering ------------------------------------------------------------------------
     def give(self, kind: str, value: Any) -> None:
         """Take a call ("answer": real/synthetic) or a score ("realism": 1-5); record when both."""
