@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from napari.layers import Image
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
@@ -243,6 +244,10 @@ class ReaderStudyWidget(QWidget):
             self.unbind_keys()
             self._set_running(False)
             return
+        # every image spans [0, 1] as shown: hovering over pixels must not tell the source's
+        # value range or bit depth apart (the display, contrast at min-max, is unchanged)
+        lo, hi = float(img.min()), float(img.max())
+        img = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
         self._show_choice()
         if self.layer is None or self.layer not in self.viewer.layers:
             self.layer = self.viewer.add_image(img, name=LAYER_NAME, colormap="gray", metadata={})
