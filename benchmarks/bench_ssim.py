@@ -78,13 +78,22 @@ def bench_metrics(a: np.ndarray, b: np.ndarray, repeat: int) -> list[tuple[str, 
         repeat,
     )
     rows.append(("scikit-image structural_similarity (float32, full map)", t_sk, "1.0x"))
+    variants = [
+        (None, 1, f"{metrics.CPU_WORKERS} strip workers x 1 torch thread (default)"),
+        (1, 1, "1 strip worker x 1 torch thread"),
+        (1, None, f"1 strip worker x torch's {torch.get_num_threads()} threads"),
+    ]
     for device in available_devices():
-        for threads, label in ((1, "1 thread (default)"), (None, "torch's threads")):
-            if device != "cpu" and threads is None:
+        for workers, threads, label in variants:
+            if device != "cpu" and workers == 1:
                 continue
 
-            def ours(device: str = device, threads: int | None = threads) -> Any:
-                out = metrics.ssim(a, b, 1.0, full=True, device=device, threads=threads)
+            def ours(
+                device: str = device, threads: int | None = threads, workers: int | None = workers
+            ) -> Any:
+                out = metrics.ssim(
+                    a, b, 1.0, full=True, device=device, threads=threads, workers=workers
+                )
                 if device == "cuda":
                     torch.cuda.synchronize()
                 return out
