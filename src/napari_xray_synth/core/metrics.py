@@ -260,12 +260,9 @@ def ssim_map(
     # shift-invariant, so float32 cancellation in E[x^2] - E[x]^2 stays small for any data range;
     # the luminance term gets the offset back below.
     c = 0.5 * (float(np.mean(a, dtype=np.float64)) + float(np.mean(b, dtype=np.float64)))
-    x = torch.as_tensor(a, device=dev)
-    y = torch.as_tensor(b, device=dev)
-    if not x.is_floating_point() or x.dtype == torch.float64:
-        x = x.to(torch.float32)
-    if not y.is_floating_point() or y.dtype == torch.float64:
-        y = y.to(torch.float32)
+    # float32 in numpy first: MPS has no float64 and CUDA few uint16 kernels
+    x = torch.from_numpy(np.ascontiguousarray(a, dtype=np.float32)).to(dev)
+    y = torch.from_numpy(np.ascontiguousarray(b, dtype=np.float32)).to(dev)
     shift = 2.0 * c / R
     c1, c2 = 2.0 * K1**2, 2.0 * K2**2  # doubled: the 1/2 of every term below cancels
     out = torch.empty((H, W), dtype=torch.float32, device=dev)
