@@ -2,7 +2,7 @@
 
 Run (the widget part needs a display; Xvfb is enough)::
 
-    OMP_NUM_THREADS=1 xvfb-run -a python benchmarks/bench_ssim.py            # generated pair
+    xvfb-run -a python benchmarks/bench_ssim.py                              # generated pair
     xvfb-run -a python benchmarks/bench_ssim.py --image some_radiograph.tif  # a real image
     python benchmarks/bench_ssim.py --no-widget                              # no display
 
