@@ -27,7 +27,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_xray_synth.core._fallback_read import read_image
+from napari_xray_synth.core.io import read_radiograph
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.reader_study import REALISM, ReaderStudy, format_summary
 from napari_xray_synth.plugin.workers import notify_error
@@ -233,7 +233,7 @@ class ReaderStudyWidget(QWidget):
             self._finish()
             return
         try:
-            img = read_image(item.path)
+            img = read_radiograph(item.path).display()
         except InputError as exc:
             # the usual message names the file, which would unblind the reader: say which
             # position failed instead (the answers CSV and the folder tell the organiser)
