@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from napari_xray_synth.core.io import read_radiograph
 from napari_xray_synth.core.atomic import atomic_path
 from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.io import read_radiograph
 from napari_xray_synth.core.metrics import compare
 
 MAP_KINDS = ("1-ssim", "ssim")

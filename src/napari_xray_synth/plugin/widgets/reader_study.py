@@ -27,8 +27,8 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_xray_synth.core.io import read_radiograph
 from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.io import read_radiograph
 from napari_xray_synth.core.reader_study import REALISM, ReaderStudy, format_summary
 from napari_xray_synth.plugin.workers import notify_error
 
