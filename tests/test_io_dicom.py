@@ -15,7 +15,7 @@ from dicom_factory import (
     save_acr_nema,
     save_jpeg_baseline,
 )
-from napari_xray_synth.core.io import dicom_info, read_radiograph, read_stack
+from napari_xray_synth.core.io import dicom_info, is_supported, read_radiograph, read_stack
 
 SHAPE = (64, 64)
 TOL = 1e-5
@@ -105,9 +105,13 @@ def test_rescale_signed_16bit(tmp_path):
 def test_rescale_fractional_slope_mono1(tmp_path):
     px = ramp(SHAPE, 0, 1023)
     ds = make_ds(
-        px, photometric="MONOCHROME1", bits_stored=10, slope=0.5, intercept=10.0,
+        px,
+        photometric="MONOCHROME1",
+        bits_stored=10,
+        slope=0.5,
+        intercept=10.0,
         windows=[(200, 300)],
-    )  # fmt: skip
+    )
     path = save(ds, tmp_path / "r.dcm")
     rg = read_radiograph(path)
     assert rg.image[0, 0] == pytest.approx(1.0)  # stored 0 is white in MONOCHROME1 → 1 after inv.
@@ -188,6 +192,7 @@ def test_acr_nema_without_part10_header(tmp_path):
     ds = make_ds(px, photometric="MONOCHROME1", bits_stored=10, windows=[(550, 1024)])
     path = save_acr_nema(ds, tmp_path / "CR-MONO1-10")  # no suffix, no preamble
     assert path.read_bytes()[128:132] != b"DICM"
+    assert is_supported(path)  # found by content, for napari's "*" pattern
     rg = read_radiograph(path)
     assert rg.header["format"].startswith("ACR-NEMA")
     assert rg.header["transfer_syntax"].startswith("Implicit VR Little Endian")
@@ -219,9 +224,9 @@ def test_lossless_compressed_syntaxes(tmp_path, syntax):
         pytest.skip(f"no encoder for {syntax.name}: {encoder.missing_dependencies}")
     rng = np.random.default_rng(3)
     px = rng.integers(0, 4096, SHAPE).astype(np.uint16)
-    ds = make_ds(px, photometric="MONOCHROME1", bits_stored=12, windows=[(2000, 1000)])
-    plain = read_radiograph(save(make_ds(px, photometric="MONOCHROME1", bits_stored=12,
-                                         windows=[(2000, 1000)]), tmp_path / "plain.dcm"))  # fmt: skip
+    kwargs = {"photometric": "MONOCHROME1", "bits_stored": 12, "windows": [(2000, 1000)]}
+    plain = read_radiograph(save(make_ds(px, **kwargs), tmp_path / "plain.dcm"))
+    ds = make_ds(px, **kwargs)
     path = save(ds, tmp_path / "c.dcm", syntax)
     rg = read_radiograph(path)
     assert rg.header["transfer_syntax"] == syntax.name

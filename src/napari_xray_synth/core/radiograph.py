@@ -74,6 +74,7 @@ class Window:
             "center": self.center,
             "width": self.width,
             "function": self.function,
+            "limits": list(self.limits),
         }
         if self.lut is not None:
             d["lut_entries"] = len(self.lut[0])

@@ -42,6 +42,25 @@ def image_layer_tuple(rg: Radiograph, name: str, **extra: Any) -> LayerDataTuple
     return rg.image, kwargs, "image"
 
 
+def stack_layer_tuple(rgs: list[Radiograph], name: str, **extra: Any) -> LayerDataTuple:
+    """One 3-D napari image layer for a stack (multi-frame DICOM, multi-page TIFF).
+
+    The first image gives the spacing, windows and metadata; the stack axis has scale 1. All
+    images must share one shape.
+    """
+    if not rgs:
+        raise InputError("an empty stack has no layer", name)
+    shapes = {rg.shape for rg in rgs}
+    if len(shapes) != 1:
+        raise InputError(f"its images differ in shape {sorted(shapes)}; one layer needs one", name)
+    _first, kwargs, kind = image_layer_tuple(rgs[0], name, **extra)
+    kwargs["scale"] = (1.0, *kwargs["scale"])
+    units = kwargs.get("units", "pixel")
+    kwargs["units"] = ("pixel", units, units)
+    kwargs["metadata"][META_KEY]["frames"] = len(rgs)
+    return np.stack([rg.image for rg in rgs]), kwargs, kind
+
+
 def labels_layer_tuple(
     mask: np.ndarray,
     name: str,

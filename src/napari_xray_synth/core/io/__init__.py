@@ -19,7 +19,8 @@ from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.io.dicom import dicom_info, read_dicom
 from napari_xray_synth.core.io.raster import read_pil, read_tiff, write_png, write_tiff
 from napari_xray_synth.core.io.sniff import check_readable, is_supported, sniff
-from napari_xray_synth.core.radiograph import FULL_RANGE, Radiograph, Window
+from napari_xray_synth.core.presets import GENERIC_WINDOWS, generic_window
+from napari_xray_synth.core.radiograph import Radiograph, Window
 
 __all__ = [
     "dicom_info",
@@ -105,23 +106,25 @@ def file_info(path: str | Path) -> dict[str, Any]:
 
 
 def resolve_window(rg: Radiograph, window: Window | int | str | None) -> Window:
-    """A window of ``rg``: None → the default, an index into ``rg.windows``, a window name,
-    "full" for the full range, or a :class:`Window` as is."""
+    """A window of ``rg``: None → the default, an index into ``rg.windows``, a window name
+    (the file's, or a generic preset: "full", "lung", "soft tissue", "bone"), or a
+    :class:`Window` as is."""
     if window is None:
         return rg.default_window
     if isinstance(window, Window):
         return window
     if isinstance(window, str):
-        if window.strip().lower() in ("full", "full range"):
-            return FULL_RANGE
         if window.strip().lstrip("-").isdigit():
             window = int(window)
         else:
             for w in rg.windows:
                 if w.name == window:
                     return w
-            names = ", ".join(repr(w.name) for w in rg.windows) or "none"
-            raise InputError(f"no window named {window!r} (the file has: {names})", rg.source)
+            generic = generic_window(window)
+            if generic is not None:
+                return generic
+            names = ", ".join(repr(w.name) for w in (*rg.windows, *GENERIC_WINDOWS))
+            raise InputError(f"no window named {window!r} (there are: {names})", rg.source)
     n = len(rg.windows)
     if not -n <= int(window) < n or n == 0:
         raise InputError(
@@ -151,6 +154,11 @@ def write_image(rg: Radiograph, path: str | Path, window: Window | int | str | N
         )
     if target.is_dir():
         raise InputError("is a folder; give a file name", target)
+    source = rg.source
+    if source and Path(source).exists() and Path(source).resolve() == target.resolve():
+        raise InputError(
+            "is the file the image was read from; inputs are never overwritten", target
+        )
     win = resolve_window(rg, window)
     if suffix == ".png":
         return write_png(rg, target, win)

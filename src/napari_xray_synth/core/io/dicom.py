@@ -8,6 +8,7 @@ accept); the Modality LUT and the VOI windows use pydicom's own LUT functions th
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -100,15 +101,22 @@ def open_dataset(path: str | Path, *, pixels: bool = True) -> tuple[Dataset, boo
     p = check_readable(path)
     fmt = sniff(p)
     try:
-        ds = pydicom.dcmread(p, force=fmt != "dicom", defer_size=None if pixels else "64 KB")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ds = pydicom.dcmread(p, force=fmt != "dicom", defer_size=None if pixels else "64 KB")
     except Exception as exc:  # any parse failure of a damaged file is the user's input
         if fmt == "dicom":
             raise InputError(f"is a damaged DICOM file ({_one_line(exc)})", p) from exc
         raise InputError("is not a DICOM, TIFF, PNG or JPEG file", p) from exc
-    acr_nema = fmt != "dicom"
-    if acr_nema and not any(k in ds for k in ("PixelData", "Rows", "SOPClassUID", "Modality")):
+    # pydicom's parse warnings are kept for the header summary, not printed
+    ds._xray_synth_warnings = [" ".join(str(w.message).split()) for w in caught]
+    if fmt != "dicom" and not any(
+        k in ds for k in ("PixelData", "Rows", "SOPClassUID", "Modality")
+    ):
         raise InputError("is not a DICOM, TIFF, PNG or JPEG file", p)
     meta = getattr(ds, "file_meta", None)
+    # no preamble but File Meta present is still DICOM; neither is the ACR-NEMA layout
+    acr_nema = fmt != "dicom" and (meta is None or "TransferSyntaxUID" not in meta)
     if meta is None or "TransferSyntaxUID" not in meta:
         implicit, little = ds.original_encoding
         if little is False:
@@ -118,6 +126,7 @@ def open_dataset(path: str | Path, *, pixels: bool = True) -> tuple[Dataset, boo
         if meta is None:
             ds.file_meta = pydicom.dataset.FileMetaDataset()
         ds.file_meta.TransferSyntaxUID = uid
+        ds._xray_synth_assumed_syntax = True
     return ds, acr_nema
 
 
@@ -157,7 +166,8 @@ def header_summary(ds: Dataset, acr_nema: bool) -> dict[str, Any]:
     """A de-identified summary: image description and device only (a whitelist)."""
     h: dict[str, Any] = {"format": "ACR-NEMA (no Part-10 header)" if acr_nema else "DICOM"}
     uid, name = _transfer_syntax(ds)
-    h["transfer_syntax"] = name + (" (assumed)" if acr_nema else "")
+    assumed = getattr(ds, "_xray_synth_assumed_syntax", False)
+    h["transfer_syntax"] = name + (" (assumed)" if assumed else "")
     h["transfer_syntax_uid"] = uid
     if "SOPClassUID" in ds:
         h["sop_class"] = str(getattr(ds.SOPClassUID, "name", ds.SOPClassUID))
@@ -191,6 +201,8 @@ def header_summary(ds: Dataset, acr_nema: bool) -> dict[str, Any]:
 def _check_image(ds: Dataset, p: Path) -> str:
     """The photometric interpretation, or an InputError for data sets that are no grey image."""
     if "PixelData" not in ds:
+        if not any(k in ds for k in ("SOPClassUID", "Modality", "Rows", "StudyInstanceUID")):
+            raise InputError("is a damaged DICOM file: none of its elements could be read", p)
         if "FloatPixelData" in ds or "DoubleFloatPixelData" in ds:
             raise InputError("holds float pixel data, which is not supported", p)
         what = ds.get("SOPClassUID")
@@ -239,7 +251,10 @@ def _parse(ds: Dataset, p: Path, acr_nema: bool) -> _Parsed:
 
 def _decode(ds: Dataset, p: Path) -> np.ndarray:
     try:
-        arr = ds.pixel_array
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            arr = ds.pixel_array
+        ds._xray_synth_warnings.extend(" ".join(str(w.message).split()) for w in caught)
     except Exception as exc:
         msg = _one_line(exc)
         _uid, name = _transfer_syntax(ds)
@@ -278,7 +293,11 @@ def read_dicom(path: str | Path) -> list[Radiograph]:
         values = apply_modality_lut(stored, ds)
     except Exception as exc:
         raise InputError(f"its Modality LUT cannot be applied ({_one_line(exc)})", p) from exc
-    images = np.clip(parsed.umap.to_image(values), 0.0, 1.0)
+    notes = list(dict.fromkeys(getattr(ds, "_xray_synth_warnings", [])))
+    if notes:
+        parsed.header["read_warnings"] = notes[:10]
+    images = parsed.umap.to_image(values)
+    np.clip(images, 0.0, 1.0, out=images)
     n = images.shape[0]
     out = []
     for i in range(n):

@@ -1,0 +1,100 @@
+"""The Radiograph dock widget: header shown, presets set contrast limits, invert toggles."""
+
+from __future__ import annotations
+
+import pytest
+
+from dicom_factory import IDENTIFIERS, make_ds, ramp, save
+from napari_xray_synth.core.presets import BONE, LUNG
+from napari_xray_synth.plugin.widgets.radiograph import RadiographWidget
+
+pytestmark = pytest.mark.qt
+
+
+@pytest.fixture
+def dcm(tmp_path):
+    ds = make_ds(
+        ramp((40, 50), 0, 4095),
+        photometric="MONOCHROME1",
+        bits_stored=12,
+        windows=[(1024, 801), (3000, 500)],
+        function="SIGMOID",
+        explanations=["SOFT", "DENSE"],
+        imager_spacing=[0.1, 0.1],
+    )
+    return save(ds, tmp_path / "knee.dcm")
+
+
+def _labels(widget):
+    return [widget.preset_combo.itemText(i) for i in range(widget.preset_combo.count())]
+
+
+def test_widget_opens_and_shows_header(make_napari_viewer, dcm):
+    viewer = make_napari_viewer()
+    widget = RadiographWidget(viewer)
+    assert not widget.preset_combo.isEnabled()
+    widget.open_files([dcm])
+    assert len(viewer.layers) == 1
+    text = widget.header_view.toPlainText()
+    assert "MONOCHROME1" in text and "ImagerPixelSpacing" in text and "knee" in text
+    for value in IDENTIFIERS.values():
+        assert value not in text
+    assert widget.header_view.isReadOnly()
+    assert _labels(widget) == [
+        "SOFT (file)",
+        "DENSE (file)",
+        "full range",
+        "lung",
+        "soft tissue",
+        "bone",
+    ]
+    assert "nearest linear" in widget.preset_combo.itemData(0, 3)  # ToolTipRole
+
+
+def test_preset_sets_contrast_limits(make_napari_viewer, dcm):
+    viewer = make_napari_viewer()
+    widget = RadiographWidget(viewer)
+    widget.open_files([dcm])
+    layer = viewer.layers[0]
+    widget.preset_combo.setCurrentIndex(_labels(widget).index("bone"))
+    assert tuple(layer.contrast_limits) == pytest.approx(BONE.limits)
+    widget.preset_combo.setCurrentIndex(_labels(widget).index("lung"))
+    assert tuple(layer.contrast_limits) == pytest.approx(LUNG.limits)
+    widget.preset_combo.setCurrentIndex(1)
+    dense = layer.metadata["xray_synth"]["windows"][1]["limits"]
+    assert tuple(layer.contrast_limits) == pytest.approx(tuple(dense))
+
+
+def test_invert_toggles_colormap(make_napari_viewer, dcm):
+    viewer = make_napari_viewer()
+    widget = RadiographWidget(viewer)
+    widget.open_files([dcm])
+    layer = viewer.layers[0]
+    assert layer.colormap.name == "gray"
+    widget.invert_check.setChecked(True)
+    assert layer.colormap.name == "gray_r"
+    widget.invert_check.setChecked(False)
+    assert layer.colormap.name == "gray"
+
+
+def test_bad_file_leaves_no_layer(make_napari_viewer, tmp_path):
+    bad = tmp_path / "empty.dcm"
+    bad.write_bytes(b"")
+    viewer = make_napari_viewer()
+    widget = RadiographWidget(viewer)
+    widget.open_files([bad])
+    assert len(viewer.layers) == 0
+    assert widget.header_view.toPlainText() == ""
+
+
+def test_open_button_uses_the_dialog_and_the_reader(make_napari_viewer, dcm, monkeypatch):
+    from napari_xray_synth.plugin.widgets import radiograph
+
+    monkeypatch.setattr(
+        radiograph.QFileDialog, "getOpenFileNames", lambda *a, **k: ([str(dcm)], "")
+    )
+    viewer = make_napari_viewer()
+    widget = RadiographWidget(viewer)
+    widget.open_button.click()
+    assert [layer.name for layer in viewer.layers] == ["knee"]
+    assert tuple(viewer.layers[0].scale) == pytest.approx((0.1, 0.1))
