@@ -198,6 +198,7 @@ def evaluate_method(name, method, model, cases, net, window, n_var=2):
                     psnr_in=psnr,
                     ssim_in=ssim_in,
                     size_ratio=visible_ratio(img, c["x"], c["mask"], c["px"]),
+                    mask_px_diff=mask_px_diff,
                 )
             )
         m = c["mask"] > 0
@@ -289,6 +290,7 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/eval_synth.json")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--methods", default="gan,l1-only,physics")
+    ap.add_argument("--clf-steps", type=int, default=1500, help="classifier training steps")
     ap.add_argument("--cases-cache", default=None, help="stem of a held-out case cache")
     args = ap.parse_args()
     torch.set_num_threads(1)
@@ -296,7 +298,7 @@ def main() -> None:
     ws = load_windows(args.train_cache)
     print(f"training windows: {len(ws)} from {args.train_cache}")
     window = ws.x.shape[-1]
-    net, secs = train_classifier(ws)
+    net, secs = train_classifier(ws, steps=args.clf_steps)
     print(
         f"classifier: trained {secs:.0f} s on {2 * len(ws)} simulator-truth windows "
         f"(classes {', '.join(CLASSES)})"
@@ -318,12 +320,16 @@ def main() -> None:
     labels = np.array([PATHOLOGIES.index(c["cond"].pathology) + 1 for c in cases])
     t_pred, t_feat = predict(net, truth_w)
     i_pred, _ = predict(net, input_w)
+    result_truth_pp = {
+        p: float(np.mean(t_pred[labels == k + 1] == k + 1)) for k, p in enumerate(PATHOLOGIES)
+    }
     truth_sizes = [visible_ratio(c["y"], c["x"], c["mask"], c["px"]) for c in cases]
     result = {
         "truth": dict(
             cls_acc=float(np.mean(t_pred == labels)),
             size_ok=float(np.mean(np.abs(np.array(truth_sizes) - 1) <= 0.25)),
             size_median=float(np.median(truth_sizes)),
+            cls_per_pathology=result_truth_pp,
         ),
         "input_fp": float(np.mean(i_pred == labels)),
         "methods": {},
@@ -395,6 +401,10 @@ def print_tables(result, args) -> None:
         f"{t['kid_floor']:.4f} (split) | - | - |"
     )
     print(f"input window named as the pathology (geometry alone): {result['input_fp']:.0%}")
+    print(
+        "classifier on the simulator truth, per pathology: "
+        + ", ".join(f"{p} {v:.0%}" for p, v in t.get("cls_per_pathology", {}).items())
+    )
     print("\nper pathology (cls acc / size ok / SSIM in):")
     for name, per in result["per_pathology"].items():
         print(
