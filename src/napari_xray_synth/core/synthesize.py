@@ -39,6 +39,9 @@ PHYSICS_ID = "physics-v1"
 DEFAULT_MODEL = "generator"
 
 TRAIN_HINTS.setdefault(DEFAULT_MODEL, "xray-synth train gan --data sim --out models/generator")
+TRAIN_HINTS.setdefault(
+    "generator_l1only", "xray-synth train gan --data sim --l1-only --out models/generator_l1only"
+)
 
 
 @dataclass(frozen=True)
