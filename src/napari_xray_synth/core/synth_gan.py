@@ -1,0 +1,210 @@
+"""The GAN method: the conditional generator applied in a window around each condition.
+
+Windowing (shared by training and inference, so that both see the same thing):
+
+* The window is a square around the lesion's mask, side ``S = max(W, 1.5 x the mask's larger
+  side + 2 x context)`` pixels of the image, where ``W`` is the network's window (128 px for the
+  shipped model). Small lesions (nodules, most masses) are seen at the image's own resolution;
+  big ones (effusion, pneumothorax, cardiomegaly, large consolidations) get a window sized to the
+  lesion plus its surroundings, area-downsampled to ``W``: the coarse context those need.
+* The condition maps are drawn by the one renderer directly on the ``W`` grid (spacing scaled
+  by ``S / W``). The image window is normalised by the whole image's contrast range.
+* The generator's residual is multiplied by a feathered mask (the lesion's mask dilated by
+  ``FEATHER_MM`` and smoothed), upsampled to ``S`` and added: outside the dilated mask the image
+  is left exactly as it was. The cost is one ``W x W`` network pass per condition, whatever the
+  image size.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from scipy import ndimage
+
+from napari_xray_synth.core.conditions import PATHOLOGIES, Condition, render_soft_mask
+from napari_xray_synth.core.device import pick_device
+from napari_xray_synth.core.errors import ModelError
+from napari_xray_synth.core.models import LoadedModel, load_model
+from napari_xray_synth.core.synth_window import (
+    Box,
+    condition_box,
+    local_condition,
+    soft_mask_in_box,
+)
+
+#: The mask is dilated by this much (mm) before feathering; the residual is zero beyond.
+FEATHER_MM = 3.0
+#: Context (mm) kept around the lesion's mask on each side of the window.
+CONTEXT_MM = 8.0
+
+
+@dataclass(frozen=True)
+class Window:
+    """A condition's window: where it sits in the image and what the network sees."""
+
+    r0: int
+    c0: int
+    side: int  # S, in image pixels (may run past the image: padded by reflection)
+    size: int  # W, the network's grid
+    image: np.ndarray  # (W, W) float32, the image resampled
+    maps: np.ndarray  # (C, W, W) condition maps on the W grid
+    feather: np.ndarray  # (W, W) in [0, 1]
+
+
+def _resample(a: np.ndarray, size: int) -> np.ndarray:
+    """Area-average (down) or bilinear (up) resampling of a 2-D array to ``size x size``."""
+    if a.shape == (size, size):
+        return a.astype(np.float32)
+    t = torch.from_numpy(np.ascontiguousarray(a, np.float32))[None, None]
+    mode = "area" if a.shape[0] > size else "bilinear"
+    kw: dict[str, Any] = {} if mode == "area" else {"align_corners": False}
+    return torch.nn.functional.interpolate(t, size=(size, size), mode=mode, **kw)[0, 0].numpy()
+
+
+def _crop_padded(image: np.ndarray, r0: int, c0: int, side: int) -> np.ndarray:
+    """``image[r0:r0+side, c0:c0+side]``, reflected where the square runs past the image."""
+    h, w = image.shape
+    rows = np.clip(np.arange(r0, r0 + side), -(h - 1), 2 * (h - 1))
+    cols = np.clip(np.arange(c0, c0 + side), -(w - 1), 2 * (w - 1))
+    rows = np.where(rows < 0, -rows, np.where(rows >= h, 2 * (h - 1) - rows, rows))
+    cols = np.where(cols < 0, -cols, np.where(cols >= w, 2 * (w - 1) - cols, cols))
+    if 0 <= r0 and r0 + side <= h and 0 <= c0 and c0 + side <= w:
+        return image[r0 : r0 + side, c0 : c0 + side]
+    return image[np.ix_(rows, cols)]
+
+
+def feather_mask(soft: np.ndarray, px: float) -> np.ndarray:
+    """The lesion's mask dilated by :data:`FEATHER_MM` and smoothed: 1 inside, 0 beyond."""
+    grow = max(FEATHER_MM / px, 2.0)
+    core = soft > 0.02
+    if not core.any():
+        return np.zeros(soft.shape, np.float32)
+    dist = ndimage.distance_transform_edt(~core)
+    # a ramp from 1 at the mask to 0 at ``grow`` pixels out
+    return np.clip(1.0 - dist / grow, 0.0, 1.0).astype(np.float32) ** 0.5
+
+
+def make_window(
+    image: np.ndarray,
+    cond: Condition,
+    px: float,
+    size: int = 128,
+    region: np.ndarray | None = None,
+) -> Window:
+    """The window of ``cond`` in ``image`` (see the module docstring)."""
+    shape = image.shape
+    box = condition_box(cond, shape, px)
+    soft = soft_mask_in_box(cond, box, shape, px, region)
+    rows, cols = np.nonzero(soft > 0.05)
+    if rows.size:
+        rmin, rmax = rows.min() + box.r0, rows.max() + box.r0
+        cmin, cmax = cols.min() + box.c0, cols.max() + box.c0
+    else:
+        rmin = rmax = int(cond.center[0])
+        cmin = cmax = int(cond.center[1])
+    extent = max(rmax - rmin + 1, cmax - cmin + 1)
+    side = int(max(size, np.ceil(1.5 * extent + 2 * CONTEXT_MM / px)))
+    side += side % 2
+    rc, cc = (rmin + rmax) / 2, (cmin + cmax) / 2
+    r0, c0 = round(rc - side / 2), round(cc - side / 2)
+    # keep the square inside the image where it fits
+    r0 = min(max(r0, 0), max(shape[0] - side, 0)) if side <= shape[0] else r0
+    c0 = min(max(c0, 0), max(shape[1] - side, 0)) if side <= shape[1] else c0
+    crop = _crop_padded(image, r0, c0, side)
+    # the mask is drawn at the image's own resolution (the renderer's irregular outlines are
+    # not scale-free), then area-averaged onto the network's grid
+    local = local_condition(cond, Box(r0, r0 + side, c0, c0 + side), shape)
+    reg = None if region is None else _crop_padded(region.astype(np.float32), r0, c0, side) > 0.5
+    soft_w = _resample(render_soft_mask(local, (side, side), px, reg), size)
+    maps = np.zeros((len(PATHOLOGIES), size, size), np.float32)
+    maps[PATHOLOGIES.index(cond.pathology)] = soft_w * float(cond.severity)
+    feather = feather_mask(soft_w, px * side / size)
+    return Window(r0, c0, side, size, _resample(crop, size), maps, feather)
+
+
+def normalise(win_image: np.ndarray, scale: float) -> tuple[np.ndarray, float]:
+    """Network input from a window: centred on its median, 2 / contrast range per unit."""
+    mid = float(np.median(win_image))
+    return (win_image - mid) * (2.0 / scale), mid
+
+
+def paste(image: np.ndarray, win: Window, residual: np.ndarray, scale: float) -> np.ndarray:
+    """Add a window's residual (network units, ``W x W``) to ``image`` inside the feather."""
+    delta = residual * win.feather * (scale / 2.0)
+    delta = _resample(delta, win.side) if win.side != win.size else delta
+    h, w = image.shape
+    r0, c0 = win.r0, win.c0
+    rs0, cs0 = max(r0, 0), max(c0, 0)
+    rs1, cs1 = min(r0 + win.side, h), min(c0 + win.side, w)
+    out = image.copy()
+    out[rs0:rs1, cs0:cs1] += delta[rs0 - r0 : rs1 - r0, cs0 - c0 : cs1 - c0]
+    return np.clip(out, 0.0, 1.0)
+
+
+@lru_cache(maxsize=4)
+def _load_cached(name: str, device: str, sha_key: float) -> LoadedModel:
+    return load_model(name, device)
+
+
+class GanEngine:
+    """A loaded generator applied window by window."""
+
+    def __init__(self, loaded: LoadedModel, device: torch.device) -> None:
+        self.loaded = loaded
+        self.device = device
+        self.module = loaded.module
+        self.size = int(loaded.card.get("window", 128))
+
+    @classmethod
+    def load(cls, model: str, device: str = "auto") -> GanEngine:
+        """Load (once per process) the generator ``model`` on ``device``."""
+        from napari_xray_synth.core.models import find_model
+
+        dev = pick_device(device)
+        try:
+            weights, _ = find_model(model)
+        except ModelError as exc:
+            if "xray-synth train" in str(exc):
+                raise
+            stem = Path(model).with_suffix("").name
+            raise ModelError(
+                f"{exc}; train it with: xray-synth train gan --data sim --out models/{stem}"
+            ) from exc
+        return cls(_load_cached(str(model), str(dev), weights.stat().st_mtime), dev)
+
+    @property
+    def model_id(self) -> str:
+        """The model's name."""
+        return str(self.loaded.card.get("name", self.loaded.name))
+
+    @property
+    def sha256(self) -> str:
+        """sha256 of the weights."""
+        return self.loaded.sha256
+
+    def parameters(self) -> dict[str, Any]:
+        """Provenance parameters of the method."""
+        return {"window_px": self.size, "feather_mm": FEATHER_MM, "context_mm": CONTEXT_MM}
+
+    @torch.no_grad()
+    def apply(
+        self,
+        image: np.ndarray,
+        cond: Condition,
+        px: float,
+        scale: float,
+        rng: np.random.Generator,
+        region: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Put ``cond`` into ``image`` with the generator; noise from ``rng``."""
+        win = make_window(image, cond, px, self.size, region)
+        x, _ = normalise(win.image, scale)
+        noise = rng.standard_normal((1, 1, self.size, self.size)).astype(np.float32)
+        t = lambda a: torch.from_numpy(np.ascontiguousarray(a, np.float32)).to(self.device)  # noqa: E731
+        res = self.module(t(x[None, None]), t(win.maps[None]), t(noise))
+        return paste(image, win, res[0, 0].float().cpu().numpy(), scale)

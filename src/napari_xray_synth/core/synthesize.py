@@ -1,0 +1,274 @@
+"""Pathology-conditioned variants of a radiograph: the conditional GAN or the physics method.
+
+``synthesize(radiograph, conditions, n_variants, seed, method)`` returns :class:`Variant` s, each
+a new synthetic :class:`Radiograph` (with its provenance), its label mask (from the one renderer,
+``conditions.label_mask``), its conditions and its seed. Variant ``k`` draws everything random
+from a seed derived from ``(seed, k)`` alone, so :func:`synthesize_one` regenerates one variant
+exactly as the batch made it.
+
+Work is local: each condition changes only a window around it (``synth_window``), so the cost
+follows the lesions, not the image size.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from napari_xray_synth.core.conditions import Condition
+from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.models import TRAIN_HINTS
+from napari_xray_synth.core.progress import CancelToken, ProgressFn, check_cancel, report
+from napari_xray_synth.core.radiograph import Provenance, Radiograph
+from napari_xray_synth.core.synth_physics import add_lesion, contrast_scale
+from napari_xray_synth.core.synth_window import (
+    condition_box,
+    label_mask_local,
+    local_condition,
+    soft_mask_in_box,
+    spacing_scalar,
+)
+
+METHODS: tuple[str, ...] = ("gan", "physics")
+#: Pixel size assumed when an image carries none (a typical CR/DX detector pitch).
+DEFAULT_SPACING_MM = 0.35
+PHYSICS_ID = "physics-v1"
+DEFAULT_MODEL = "generator"
+
+TRAIN_HINTS.setdefault(DEFAULT_MODEL, "xray-synth train gan --data sim --out models/generator")
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One synthesized variant.
+
+    Attributes
+    ----------
+    radiograph : Radiograph
+        The new image (``synthetic=True``; its last provenance step is "synthesize").
+    mask : ndarray
+        uint8 label image, values from ``conditions.LABELS`` (0 = background).
+    conditions : tuple of Condition
+        What was put in.
+    seed : int
+        The variant's own seed (derived from the batch seed and its index).
+    """
+
+    radiograph: Radiograph
+    mask: np.ndarray
+    conditions: tuple[Condition, ...]
+    seed: int
+
+
+def variant_seed(seed: int, index: int) -> int:
+    """The seed of variant ``index`` of a batch with ``seed``: independent of the batch size."""
+    return int(np.random.SeedSequence([int(seed), int(index)]).generate_state(1, np.uint32)[0])
+
+
+def _check_inputs(
+    radiograph: Any, conditions: Sequence[Condition], method: str
+) -> tuple[Radiograph, tuple[Condition, ...]]:
+    if isinstance(radiograph, np.ndarray):
+        radiograph = Radiograph(radiograph)  # refuses 3-D arrays with a clear message
+    if not isinstance(radiograph, Radiograph):
+        raise InputError(f"expected a Radiograph, got {type(radiograph).__name__}")
+    if method not in METHODS:
+        raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    conds = tuple(conditions)
+    if not conds:
+        raise InputError("no lesion given: add at least one condition (a point)")
+    for c in conds:
+        if not isinstance(c, Condition):
+            raise InputError(f"expected a Condition, got {type(c).__name__}")
+        c.check_inside(radiograph.shape)
+    return radiograph, conds
+
+
+def _check_count(n: Any, name: str) -> int:
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
+        raise InputError(f"{name} must be a whole number of 0 or more, got {n!r}")
+    return int(n)
+
+
+class _Engine:
+    """Everything shared by the variants of one call: spacing, contrast, the loaded model."""
+
+    def __init__(
+        self,
+        rg: Radiograph,
+        conds: tuple[Condition, ...],
+        method: str,
+        model: str,
+        device: str,
+        regions: Sequence[np.ndarray | None] | None,
+    ) -> None:
+        self.rg, self.conds, self.method = rg, conds, method
+        self.assumed = rg.spacing is None
+        self.px = DEFAULT_SPACING_MM if rg.spacing is None else spacing_scalar(rg.spacing)
+        self.regions = regions
+        if regions is not None and len(regions) != len(conds):
+            raise InputError(f"{len(regions)} regions for {len(conds)} conditions")
+        self.scale = contrast_scale(rg.image)
+        self.mask = label_mask_local(conds, rg.shape, self.px, regions)
+        self.gan: Any = None
+        if method == "gan":
+            from napari_xray_synth.core.synth_gan import GanEngine
+
+            self.gan = GanEngine.load(model, device)
+
+    def _region(self, i: int) -> np.ndarray | None:
+        return None if self.regions is None else self.regions[i]
+
+    def variant(self, index: int, seed: int, n_variants: int) -> Variant:
+        vseed = variant_seed(seed, index)
+        img = self.rg.image.copy()
+        shape = self.rg.shape
+        for i, cond in enumerate(self.conds):
+            rng = np.random.default_rng([vseed, i])
+            if self.gan is not None:
+                img = self.gan.apply(img, cond, self.px, self.scale, rng, self._region(i))
+            else:
+                box = condition_box(cond, shape, self.px)
+                soft = soft_mask_in_box(cond, box, shape, self.px, self._region(i))
+                local = local_condition(cond, box, shape)
+                img[box.slices] = add_lesion(img[box.slices], soft, local, self.px, self.scale, rng)
+        params: dict[str, Any] = {
+            "method": self.method,
+            "conditions": [c.to_dict() for c in self.conds],
+            "variant_index": index,
+            "n_variants": n_variants,
+            "batch_seed": seed,
+            "spacing_mm": self.px,
+        }
+        if self.assumed:
+            params["spacing_assumed_mm"] = DEFAULT_SPACING_MM
+        if self.gan is not None:
+            params.update(self.gan.parameters())
+            model_id, sha = self.gan.model_id, self.gan.sha256
+        else:
+            model_id, sha = PHYSICS_ID, None
+        step = Provenance("synthesize", params, model_id=model_id, model_sha256=sha, seed=vseed)
+        out = self.rg.derive(img, step, synthetic=True)
+        return Variant(out, self.mask.copy(), self.conds, vseed)
+
+
+def synthesize(
+    radiograph: Radiograph,
+    conditions: Sequence[Condition],
+    n_variants: int = 1,
+    seed: int = 0,
+    method: str = "gan",
+    model: str = DEFAULT_MODEL,
+    device: str = "auto",
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    regions: Sequence[np.ndarray | None] | None = None,
+) -> list[Variant]:
+    """Make ``n_variants`` variants of ``radiograph`` with ``conditions`` put in.
+
+    Parameters
+    ----------
+    radiograph : Radiograph
+        The input (never modified). Without a pixel spacing, :data:`DEFAULT_SPACING_MM` is
+        assumed and recorded in the provenance.
+    conditions : sequence of Condition
+        The lesions (centres inside the image; sizes are checked by ``Condition``).
+    n_variants : int
+        How many variants (1 or more).
+    seed : int
+        Batch seed; variant ``k`` uses ``variant_seed(seed, k)``.
+    method : "gan" or "physics"
+        The trained conditional generator, or the no-learning physics baseline.
+    model : str
+        Generator model name or path (for "gan").
+    device : str
+        "auto", "cpu", "cuda" or "mps" (for "gan").
+    progress, cancel
+        The core's progress callback and cancel token.
+    regions : sequence of (ndarray or None), optional
+        Per condition, where it may be (a lung field): clips effusion, pneumothorax and
+        consolidation as the simulator does.
+
+    Returns
+    -------
+    list of Variant
+
+    Raises
+    ------
+    InputError
+        3-D input, no conditions, centres outside the image, zero variants, bad method.
+    ModelError
+        The generator's weights are missing or changed (the message names the training command).
+    """
+    n = _check_count(n_variants, "the number of variants")
+    if n == 0:
+        raise InputError("the number of variants must be 1 or more, got 0")
+    return [
+        v
+        for v in _run(
+            radiograph,
+            conditions,
+            range(n),
+            n,
+            seed,
+            method,
+            model,
+            device,
+            progress,
+            cancel,
+            regions,
+        )
+    ]
+
+
+def synthesize_one(
+    radiograph: Radiograph,
+    conditions: Sequence[Condition],
+    variant_index: int = 0,
+    seed: int = 0,
+    method: str = "gan",
+    model: str = DEFAULT_MODEL,
+    device: str = "auto",
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+    regions: Sequence[np.ndarray | None] | None = None,
+    n_variants: int | None = None,
+) -> Variant:
+    """Regenerate variant ``variant_index`` of a batch alone: identical to the batch's one.
+
+    ``n_variants`` only goes into the provenance (the batch size the variant belongs to).
+    """
+    k = _check_count(variant_index, "the variant index")
+    n = k + 1 if n_variants is None else max(_check_count(n_variants, "n_variants"), k + 1)
+    return _run(
+        radiograph, conditions, [k], n, seed, method, model, device, progress, cancel, regions
+    )[0]
+
+
+def _run(
+    radiograph: Radiograph,
+    conditions: Sequence[Condition],
+    indices: Sequence[int],
+    n_variants: int,
+    seed: int,
+    method: str,
+    model: str,
+    device: str,
+    progress: ProgressFn | None,
+    cancel: CancelToken | None,
+    regions: Sequence[np.ndarray | None] | None,
+) -> list[Variant]:
+    seed = _check_count(seed, "the seed")
+    rg, conds = _check_inputs(radiograph, conditions, method)
+    check_cancel(cancel)
+    engine = _Engine(rg, conds, method, model, device, regions)
+    out = []
+    report(progress, 0, len(indices))
+    for j, k in enumerate(indices):
+        check_cancel(cancel)
+        out.append(engine.variant(k, seed, n_variants))
+        report(progress, j + 1, len(indices))
+    return out

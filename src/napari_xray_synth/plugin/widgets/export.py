@@ -1,0 +1,221 @@
+"""The "Export" dock widget: chosen image layers with their (edited) masks to a data set folder.
+
+Each checked image layer is written with the Labels layer chosen beside it (the mask as the user
+left it), in PNG (16-bit), TIFF (float32) or DICOM (Secondary Capture, de-identified unless the
+box is cleared), with ``manifest.csv`` and ``manifest.json``. The work runs in a TaskRunner.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from napari.utils.notifications import show_info
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_xray_synth.core.conditions import Condition
+from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.export import FORMATS, ExportItem, export_dataset
+from napari_xray_synth.plugin.layers import META_KEY, radiograph_from_layer
+from napari_xray_synth.plugin.workers import TaskRunner, notify_error
+
+NO_MASK = "(no mask)"
+
+
+def _kind(layer: Any) -> str:
+    return type(layer).__name__.lower()
+
+
+def _meta(layer: Any) -> dict:
+    return dict((getattr(layer, "metadata", None) or {}).get(META_KEY, {}) or {})
+
+
+def _conditions_and_seed(*layers: Any) -> tuple[tuple[Condition, ...], int | None]:
+    """Conditions and seed stored in layer metadata by synthesis (first layer that has them)."""
+    for layer in layers:
+        if layer is None:
+            continue
+        meta = _meta(layer)
+        if meta.get("conditions"):
+            conds = tuple(Condition.from_dict(c) for c in meta["conditions"])
+            seed = meta.get("seed")
+            return conds, None if seed is None else int(seed)
+    return (), None
+
+
+def export_item(image_layer: Any, labels_layer: Any | None) -> ExportItem:
+    """An :class:`ExportItem` from an image layer and its labels layer (or None).
+
+    Raises
+    ------
+    InputError
+        Naming the layer: not a 2-D greyscale image, or a mask that is not a 2-D labels layer of
+        the image's shape.
+    """
+    rg = radiograph_from_layer(image_layer)
+    mask = None
+    if labels_layer is not None:
+        name = f"layer {labels_layer.name!r}"
+        if _kind(labels_layer) != "labels":
+            raise InputError(f"is a {_kind(labels_layer)} layer, not a labels layer", name)
+        mask = np.asarray(labels_layer.data)
+        if mask.shape != rg.shape:
+            raise InputError(
+                f"has shape {mask.shape}; its image {image_layer.name!r} has {rg.shape}", name
+            )
+        if mask.size and (mask.min() < 0 or mask.max() > 255):
+            raise InputError("holds labels outside 0..255", name)
+    conds, seed = _conditions_and_seed(image_layer, labels_layer)  # the variant's own seed first
+    return ExportItem(image_layer.name, rg, mask, conds, seed)
+
+
+class ExportWidget(QWidget):
+    """Export image layers and their Labels layers as a data set with a manifest."""
+
+    def __init__(self, napari_viewer: Any) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.runner = TaskRunner()
+        self.last_manifest: Path | None = None
+
+        self.table = QTableWidget(0, 2)
+        self.table.setHorizontalHeaderLabels(["image layer", "mask (labels layer)"])
+        self.table.horizontalHeader().setStretchLastSection(True)
+        self.folder = QLineEdit()
+        self.folder.setPlaceholderText("output folder")
+        browse = QPushButton("…")
+        browse.clicked.connect(self._browse)
+        row = QHBoxLayout()
+        row.addWidget(self.folder)
+        row.addWidget(browse)
+        self.format = QComboBox()
+        self.format.addItems(list(FORMATS))
+        self.deidentify = QCheckBox("de-identify DICOM headers (PS3.15 Basic Profile)")
+        self.deidentify.setChecked(True)
+        self.export_button = QPushButton("Export")
+        self.export_button.clicked.connect(self.export)
+        self.refresh_button = QPushButton("Refresh list")
+        self.refresh_button.clicked.connect(self.refresh)
+
+        form = QFormLayout()
+        form.addRow("folder", row)
+        form.addRow("format", self.format)
+        form.addRow(self.deidentify)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table)
+        layout.addWidget(self.refresh_button)
+        layout.addLayout(form)
+        layout.addWidget(self.export_button)
+
+        events = self.viewer.layers.events
+        events.inserted.connect(self.refresh)
+        events.removed.connect(self.refresh)
+        self.refresh()
+
+    def _browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export to folder")
+        if folder:
+            self.folder.setText(folder)
+
+    def refresh(self, *_: Any) -> None:
+        """List the image layers (checked) and pair each with a likely labels layer."""
+        checked = {name for name, _ in self.selection()} if self.table.rowCount() else None
+        images = [ly for ly in self.viewer.layers if _kind(ly) == "image"]
+        labels = [ly.name for ly in self.viewer.layers if _kind(ly) == "labels"]
+        self.table.setRowCount(len(images))
+        for i, layer in enumerate(images):
+            item = QTableWidgetItem(layer.name)
+            item.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
+            on = checked is None or layer.name in checked
+            item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+            self.table.setItem(i, 0, item)
+            combo = QComboBox()
+            combo.addItems([NO_MASK, *labels])
+            match = self._likely_mask(layer.name, labels)
+            if match:
+                combo.setCurrentText(match)
+            self.table.setCellWidget(i, 1, combo)
+
+    def _likely_mask(self, image_name: str, labels: list[str]) -> str | None:
+        """The labels layer that lists the image as its variant, else one named after it."""
+        for name in labels:
+            if image_name in _meta(self.viewer.layers[name]).get("variants", []):
+                return name
+        stem = re.sub(r" v\d+$", "", image_name)  # "chest nodule v2" -> "chest nodule"
+        for name in labels:
+            if name.startswith(image_name) or name.startswith(stem):
+                return name
+        return None
+
+    def selection(self) -> list[tuple[str, str | None]]:
+        """(image layer name, labels layer name or None) of the checked rows."""
+        out = []
+        for i in range(self.table.rowCount()):
+            item = self.table.item(i, 0)
+            if item is None or item.checkState() != Qt.CheckState.Checked:
+                continue
+            combo = self.table.cellWidget(i, 1)
+            mask = combo.currentText() if combo is not None else NO_MASK
+            out.append((item.text(), None if mask == NO_MASK else mask))
+        return out
+
+    def set_mask(self, image_name: str, labels_name: str | None) -> None:
+        """Choose the labels layer exported with ``image_name`` (None: no mask)."""
+        for i in range(self.table.rowCount()):
+            if self.table.item(i, 0).text() == image_name:
+                self.table.cellWidget(i, 1).setCurrentText(labels_name or NO_MASK)
+
+    def items(self) -> list[ExportItem]:
+        """Build the export items of the checked rows (raises InputError naming a bad layer)."""
+        layers = {ly.name: ly for ly in self.viewer.layers}
+        items = []
+        for image_name, labels_name in self.selection():
+            if image_name not in layers:
+                raise InputError("is gone; refresh the list", f"layer {image_name!r}")
+            if labels_name is not None and labels_name not in layers:
+                raise InputError("is gone; refresh the list", f"layer {labels_name!r}")
+            labels = layers[labels_name] if labels_name else None
+            items.append(export_item(layers[image_name], labels))
+        if not items:
+            raise InputError("no image layer is checked for export")
+        return items
+
+    def export(self) -> Any:
+        """Write the data set in a worker; a notification says where the manifest is."""
+        folder = self.folder.text().strip()
+        try:
+            if not folder:
+                raise InputError("choose an output folder first")
+            items = self.items()
+        except InputError as exc:
+            notify_error(exc, "export")
+            return None
+
+        def done(manifest: Path) -> None:
+            self.last_manifest = manifest
+            show_info(f"exported {len(items)} image(s); manifest: {manifest}")
+
+        return self.runner.start(
+            export_dataset,
+            items,
+            folder,
+            self.format.currentText(),
+            deidentify=self.deidentify.isChecked(),
+            on_result=done,
+            desc="export",
+        )

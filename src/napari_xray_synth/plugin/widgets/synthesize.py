@@ -1,0 +1,303 @@
+"""The "Synthesize" dock widget: click lesion centres, get N variants and their mask.
+
+Input: an image layer and a Points layer with the lesion centres ("Add lesion points" makes one
+in add mode, with the image's scale). Parameters: pathology, size in mm, severity, number of
+variants, seed, method. The core's ``synthesize`` runs in a TaskRunner (progress bar, cancel).
+
+Output: one 2-D image layer per variant (``<image> <pathology> v0``, ``v1``, ...) and one Labels
+layer with the mask (the same for every variant, by construction). Separate layers rather than
+one stack: each variant is a whole radiograph with its own seed and provenance, so the other
+widgets (export, compare, denoise), which take 2-D layers, work on any of them directly.
+"Regenerate variant k" remakes only layer k, with the seed now in the seed box (the same seed
+gives the same image; another gives a new one); the other variants are not touched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from qtpy.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QHBoxLayout,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_xray_synth.core.conditions import PATHOLOGIES, SIZE_RANGE_MM, Condition
+from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.synthesize import Variant, synthesize, synthesize_one
+from napari_xray_synth.plugin.layers import (
+    META_KEY,
+    image_layer_tuple,
+    labels_layer_tuple,
+    radiograph_from_layer,
+)
+from napari_xray_synth.plugin.workers import TaskRunner, notify_error
+
+DEFAULT_SIZE_MM = {
+    "nodule": 12.0,
+    "mass": 45.0,
+    "effusion": 50.0,
+    "pneumothorax": 20.0,
+    "consolidation": 50.0,
+    "cardiomegaly": 170.0,
+}
+
+
+def _kind(layer: Any) -> str:
+    return type(layer).__name__.lower()
+
+
+@dataclass
+class _Batch:
+    """What the last run made: enough to regenerate one variant alone."""
+
+    radiograph: Any
+    conditions: tuple[Condition, ...]
+    n_variants: int
+    layer_names: list[str]
+    labels_name: str
+
+
+def variant_metadata(v: Variant, index: int) -> dict[str, Any]:
+    """The layer metadata of a variant: the radiograph's, plus the conditions, seed and model."""
+    step = v.radiograph.provenance[-1]
+    meta = v.radiograph.metadata()
+    meta.update(
+        conditions=[c.to_dict() for c in v.conditions],
+        seed=v.seed,
+        variant_index=index,
+        method=step.parameters.get("method"),
+        model_id=step.model_id,
+        model_sha256=step.model_sha256,
+        synthetic=True,
+    )
+    return meta
+
+
+class SynthesizeWidget(QWidget):
+    """Dock widget: pathology-conditioned variants of the chosen image."""
+
+    def __init__(self, napari_viewer: Any) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.runner = TaskRunner()
+        self.batch: _Batch | None = None
+
+        self.image_combo = QComboBox()
+        self.points_combo = QComboBox()
+        self.add_points_btn = QPushButton("Add lesion points")
+        self.pathology = QComboBox()
+        self.pathology.addItems(PATHOLOGIES)
+        self.size_mm = QDoubleSpinBox()
+        self.size_mm.setDecimals(1)
+        self.size_mm.setSuffix(" mm")
+        self.severity = QDoubleSpinBox()
+        self.severity.setRange(0.0, 1.0)
+        self.severity.setSingleStep(0.05)
+        self.severity.setValue(0.8)
+        self.n_variants = QSpinBox()
+        self.n_variants.setRange(0, 64)  # 0 is refused with a message, not silently
+        self.n_variants.setValue(4)
+        self.seed = QSpinBox()
+        self.seed.setRange(0, 2**31 - 1)
+        self.method = QComboBox()
+        self.method.addItems(["gan", "physics"])
+        self.run_btn = QPushButton("Synthesize")
+        self.cancel_btn = QPushButton("Cancel")
+        self.regen_index = QSpinBox()
+        self.regen_index.setRange(0, 63)
+        self.regen_btn = QPushButton("Regenerate variant")
+
+        form = QFormLayout()
+        form.addRow("image", self.image_combo)
+        pts = QHBoxLayout()
+        pts.addWidget(self.points_combo)
+        pts.addWidget(self.add_points_btn)
+        form.addRow("lesion points", pts)
+        form.addRow("pathology", self.pathology)
+        form.addRow("size", self.size_mm)
+        form.addRow("severity", self.severity)
+        form.addRow("variants", self.n_variants)
+        form.addRow("seed", self.seed)
+        form.addRow("method", self.method)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_btn)
+        buttons.addWidget(self.cancel_btn)
+        regen = QHBoxLayout()
+        regen.addWidget(self.regen_index)
+        regen.addWidget(self.regen_btn)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addLayout(regen)
+        layout.addStretch()
+
+        self.pathology.currentTextChanged.connect(self._on_pathology)
+        self._on_pathology(self.pathology.currentText())
+        self.add_points_btn.clicked.connect(self.add_points_layer)
+        self.run_btn.clicked.connect(self.run)
+        self.cancel_btn.clicked.connect(self.runner.cancel)
+        self.regen_btn.clicked.connect(self.regenerate)
+        for event in (self.viewer.layers.events.inserted, self.viewer.layers.events.removed):
+            event.connect(self._refresh_layers)
+        self._refresh_layers()
+
+    # ------------------------------------------------------------------ choices
+    def _on_pathology(self, pathology: str) -> None:
+        lo, hi = SIZE_RANGE_MM[pathology]
+        self.size_mm.setRange(lo, hi)
+        self.size_mm.setValue(DEFAULT_SIZE_MM[pathology])
+
+    def _refresh_layers(self, *_: Any) -> None:
+        for combo, kind in ((self.image_combo, "image"), (self.points_combo, "points")):
+            current = combo.currentText()
+            combo.clear()
+            names = [ly.name for ly in self.viewer.layers if _kind(ly) == kind]
+            combo.addItems(names)
+            if current in names:
+                combo.setCurrentText(current)
+
+    def _layer(self, combo: QComboBox) -> Any:
+        name = combo.currentText()
+        return self.viewer.layers[name] if name and name in self.viewer.layers else None
+
+    def add_points_layer(self) -> Any:
+        """A Points layer for lesion centres, on the chosen image's grid, in add mode."""
+        image = self._layer(self.image_combo)
+        scale = tuple(image.scale[-2:]) if image is not None else (1.0, 1.0)
+        extra = {"units": tuple(image.units[-2:])} if image is not None else {}
+        layer = self.viewer.add_points(
+            np.empty((0, 2)),
+            name="lesion points",
+            scale=scale,
+            size=8 * max(scale),
+            face_color="yellow",
+            **extra,
+        )
+        layer.mode = "add"
+        self._refresh_layers()
+        self.points_combo.setCurrentText(layer.name)
+        return layer
+
+    # ------------------------------------------------------------------ inputs
+    def conditions(self, image: Any, shape: tuple[int, int]) -> tuple[Condition, ...]:
+        """Conditions from the points layer (pixel centres of the image), checked."""
+        points = self._layer(self.points_combo)
+        if points is None:
+            raise InputError("no lesion points: press 'Add lesion points' and click the image")
+        data = np.asarray(points.data)
+        if data.size == 0:
+            raise InputError("has no points: click where the lesions go", f"layer {points.name!r}")
+        conds = []
+        for i, p in enumerate(data):
+            world = points.data_to_world(p)
+            r, c = np.asarray(image.world_to_data(world))[-2:]
+            cond = Condition(
+                self.pathology.currentText(),
+                (float(r), float(c)),
+                self.size_mm.value(),
+                self.severity.value(),
+                shape_seed=self.seed.value() + i,
+            )
+            try:
+                cond.check_inside(shape)
+            except InputError as exc:
+                raise InputError(exc.reason, f"layer {points.name!r}") from exc
+            conds.append(cond)
+        return tuple(conds)
+
+    def _inputs(self) -> tuple[Any, Any, tuple[Condition, ...]]:
+        image = self._layer(self.image_combo)
+        if image is None:
+            raise InputError("no image layer: open or simulate a radiograph first")
+        rg = radiograph_from_layer(image)
+        return image, rg, self.conditions(image, rg.shape)
+
+    # ------------------------------------------------------------------ run
+    def run(self) -> None:
+        """Check the inputs, then synthesize in the TaskRunner; layers come in ``_show``."""
+        try:
+            image, rg, conds = self._inputs()
+            n = self.n_variants.value()
+            if n < 1:
+                raise InputError("the number of variants must be 1 or more")
+        except InputError as exc:
+            notify_error(exc)
+            return
+        self._pending = (image, rg, conds, n)
+        self.runner.start(
+            synthesize,
+            rg,
+            conds,
+            n,
+            self.seed.value(),
+            self.method.currentText(),
+            on_result=self._show,
+            desc="synthesize",
+        )
+
+    def _show(self, variants: list[Variant]) -> None:
+        image, rg, conds, n = self._pending
+        scale = tuple(image.scale[-2:])
+        pathology = conds[0].pathology
+        names = []
+        for k, v in enumerate(variants):
+            name = f"{image.name} {pathology} v{k}"
+            data, kwargs, _ = image_layer_tuple(v.radiograph, name)
+            kwargs["scale"] = scale
+            kwargs["metadata"] = {META_KEY: variant_metadata(v, k)}
+            kwargs["name"] = name
+            if name in self.viewer.layers:
+                self.viewer.layers.remove(name)
+            names.append(self.viewer.add_image(data, **kwargs).name)
+        labels_name = f"{image.name} {pathology} mask"
+        meta = {
+            "conditions": [c.to_dict() for c in conds],
+            "seed": int(self.seed.value()),
+            "variants": names,
+            "synthetic": True,
+        }
+        data, kwargs, _ = labels_layer_tuple(variants[0].mask, labels_name, scale, meta)
+        if labels_name in self.viewer.layers:
+            self.viewer.layers.remove(labels_name)
+        self.viewer.add_labels(data, **kwargs)
+        self.batch = _Batch(rg, conds, n, names, labels_name)
+        self.regen_index.setMaximum(max(n - 1, 0))
+
+    def regenerate(self) -> None:
+        """Remake variant k alone (seed from the seed box), in place."""
+        try:
+            if self.batch is None:
+                raise InputError("nothing to regenerate: synthesize variants first")
+            k = self.regen_index.value()
+            if not 0 <= k < len(self.batch.layer_names):
+                raise InputError(f"there is no variant {k}")
+            if self.batch.layer_names[k] not in self.viewer.layers:
+                raise InputError(f"layer {self.batch.layer_names[k]!r} was removed")
+        except InputError as exc:
+            notify_error(exc)
+            return
+        b = self.batch
+        self.runner.start(
+            synthesize_one,
+            b.radiograph,
+            b.conditions,
+            k,
+            self.seed.value(),
+            self.method.currentText(),
+            n_variants=b.n_variants,
+            on_result=lambda v: self._replace(k, v),
+            desc=f"regenerate variant {k}",
+        )
+
+    def _replace(self, k: int, v: Variant) -> None:
+        layer = self.viewer.layers[self.batch.layer_names[k]]  # type: ignore[union-attr]
+        layer.data = v.radiograph.image
+        layer.metadata = {**layer.metadata, META_KEY: variant_metadata(v, k)}

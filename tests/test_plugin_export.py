@@ -1,0 +1,129 @@
+"""napari writer contributions and the Export dock widget."""
+
+from __future__ import annotations
+
+import imageio.v3 as iio
+import numpy as np
+import pydicom
+import pytest
+import tifffile
+
+from napari_xray_synth.core.conditions import Condition, label_mask
+from napari_xray_synth.core.export import read_manifest
+from napari_xray_synth.core.radiograph import Provenance, Radiograph
+from napari_xray_synth.plugin import workers
+from napari_xray_synth.plugin.layers import image_layer_tuple, labels_layer_tuple
+
+pytestmark = pytest.mark.qt
+
+PLUGIN = "napari-xray-synth"
+
+
+def _add(viewer, tup):
+    data, kwargs, kind = tup
+    return getattr(viewer, f"add_{kind}")(data, **kwargs)
+
+
+def _synthetic(rng, shape=(48, 40)):
+    rg = Radiograph(rng.random(shape, dtype=np.float32), spacing=(0.5, 0.5)).derive(
+        rng.random(shape, dtype=np.float32),
+        Provenance("synthesize", {"method": "physics"}, seed=5),
+        synthetic=True,
+    )
+    cond = Condition("nodule", (24, 20), 8.0, 0.6, shape_seed=2)
+    return rg, cond, label_mask([cond], shape, rg.spacing)
+
+
+def test_writers(make_napari_viewer, tmp_path, rng):
+    viewer = make_napari_viewer()
+    rg, _, mask = _synthetic(rng)
+    img = _add(viewer, image_layer_tuple(rg, "chest"))
+    lab = _add(viewer, labels_layer_tuple(mask, "chest mask", rg.spacing))
+    for ext in ("tif", "png", "dcm"):
+        viewer.layers.selection = {img}
+        out = viewer.layers.save(str(tmp_path / f"chest.{ext}"), selected=True, plugin=PLUGIN)
+        assert out == [str(tmp_path / f"chest.{ext}")]
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "chest.tif"), rg.image)
+    assert iio.imread(tmp_path / "chest.png").dtype == np.uint16
+    ds = pydicom.dcmread(tmp_path / "chest.dcm")
+    assert ds.SyntheticData == "YES" and ds.PatientIdentityRemoved == "YES"
+    viewer.layers.selection = {lab}
+    viewer.layers.save(str(tmp_path / "mask.png"), selected=True, plugin=PLUGIN)
+    np.testing.assert_array_equal(iio.imread(tmp_path / "mask.png"), mask)
+
+
+def test_export_widget_writes_edited_mask(make_napari_viewer, tmp_path, rng, monkeypatch):
+    from napari_xray_synth.plugin.widgets.export import ExportWidget
+
+    monkeypatch.setenv(workers.SYNC_ENV, "1")
+    viewer = make_napari_viewer()
+    rg, cond, mask = _synthetic(rng)
+    _add(viewer, image_layer_tuple(rg, "variant"))
+    labels = _add(
+        viewer,
+        labels_layer_tuple(
+            mask, "variant mask", rg.spacing, {"conditions": [cond.to_dict()], "seed": 5}
+        ),
+    )
+    labels.data[0:4, 0:4] = 7  # the user's edit must reach the file
+    widget = ExportWidget(viewer)
+    assert widget.selection() == [("variant", "variant mask")]
+    assert widget.deidentify.isChecked()
+    widget.folder.setText(str(tmp_path / "set"))
+    widget.format.setCurrentText("dcm")
+    widget.export()
+    rows = read_manifest(tmp_path / "set")
+    assert len(rows) == 1 and rows[0]["pathology"] == "nodule" and rows[0]["seed"] == "5"
+    written = iio.imread(tmp_path / "set" / rows[0]["mask"])
+    assert (written[0:4, 0:4] == 7).all()
+    assert pydicom.dcmread(tmp_path / "set" / rows[0]["file"]).PatientIdentityRemoved == "YES"
+
+
+def test_export_widget_bad_layers_notify(make_napari_viewer, tmp_path, rng, monkeypatch):
+    from napari_xray_synth.plugin.widgets.export import ExportWidget
+
+    monkeypatch.setenv(workers.SYNC_ENV, "1")
+    errors: list[str] = []
+    monkeypatch.setattr(workers, "show_error", errors.append)
+    viewer = make_napari_viewer()
+    viewer.add_image(rng.random((20, 20, 3)), rgb=True, name="colour")
+    viewer.add_labels(np.zeros((5, 5), np.uint8), name="small")
+    widget = ExportWidget(viewer)
+    widget.folder.setText(str(tmp_path / "out"))
+    widget.export()
+    assert errors and "'colour'" in errors[-1] and "RGB" in errors[-1]
+
+    viewer.layers.remove("colour")
+    viewer.add_image(rng.random((20, 20)).astype(np.float32), name="grey")
+    widget.set_mask("grey", "small")
+    widget.export()
+    assert "'small'" in errors[-1] and "shape" in errors[-1]
+    assert not (tmp_path / "out" / "manifest.csv").exists()
+
+    widget.folder.setText("")
+    widget.export()
+    assert "folder" in errors[-1]
+
+
+def test_export_widget_pairs_synthesized_variants(make_napari_viewer, tmp_path, rng, monkeypatch):
+    """Layers as the Synthesize widget leaves them: variants "x nodule vK", one "x nodule mask"."""
+    from napari_xray_synth.plugin.widgets.export import ExportWidget
+
+    monkeypatch.setenv(workers.SYNC_ENV, "1")
+    viewer = make_napari_viewer()
+    rg, cond, mask = _synthetic(rng)
+    names = []
+    for k in range(2):
+        data, kw, _ = image_layer_tuple(rg, f"chest nodule v{k}")
+        kw["metadata"]["xray_synth"].update(conditions=[cond.to_dict()], seed=100 + k)
+        names.append(viewer.add_image(data, **kw).name)
+    _add(viewer, labels_layer_tuple(mask, "chest nodule mask", rg.spacing, {"variants": names}))
+    _add(viewer, labels_layer_tuple(mask, "other", rg.spacing))
+    widget = ExportWidget(viewer)
+    assert widget.selection() == [(n, "chest nodule mask") for n in names]
+    widget.folder.setText(str(tmp_path))
+    widget.format.setCurrentText("png")
+    widget.export()
+    rows = read_manifest(tmp_path)
+    assert [r["seed"] for r in rows] == ["100", "101"]
+    assert all(r["pathology"] == "nodule" and r["mask"] for r in rows)

@@ -1,0 +1,88 @@
+import numpy as np
+import pytest
+from scipy import ndimage
+
+from napari_xray_synth.core.radiograph import Radiograph
+from napari_xray_synth.plugin.layers import META_KEY, image_layer_tuple
+from napari_xray_synth.plugin.widgets.synthesize import SynthesizeWidget
+
+
+@pytest.fixture
+def widget(make_napari_viewer, monkeypatch):
+    monkeypatch.setenv("XRAY_SYNTH_SYNC", "1")
+    errors = []
+    monkeypatch.setattr(
+        "napari_xray_synth.plugin.workers.show_error", lambda msg: errors.append(msg)
+    )
+    viewer = make_napari_viewer()
+    w = SynthesizeWidget(viewer)
+    w.errors = errors
+    w.method.setCurrentText("physics")
+    w.n_variants.setValue(2)
+    return viewer, w
+
+
+def _add_chest(viewer, shape=(128, 128)):
+    rng = np.random.default_rng(0)
+    img = ndimage.gaussian_filter(rng.random(shape), 2).astype(np.float32)
+    img = np.clip((img - img.mean()) * 4 + 0.5, 0, 1)
+    data, kwargs, _ = image_layer_tuple(Radiograph(img, (0.5, 0.5), "test"), "chest")
+    return viewer.add_image(data, **kwargs)
+
+
+@pytest.mark.qt
+def test_points_give_variants_and_a_mask_with_the_input_scale(widget):
+    viewer, w = widget
+    _add_chest(viewer)
+    points = w.add_points_layer()
+    assert points.mode == "add" and tuple(points.scale) == (0.5, 0.5)
+    points.add([[60, 70]])  # data coordinates: pixels of the image
+    w.pathology.setCurrentText("nodule")
+    w.size_mm.setValue(10.0)
+    w.run()
+    assert not w.errors
+    v0, v1 = viewer.layers["chest nodule v0"], viewer.layers["chest nodule v1"]
+    mask = viewer.layers["chest nodule mask"]
+    for layer in (v0, v1, mask):
+        assert tuple(layer.scale) == (0.5, 0.5)
+    meta = v0.metadata[META_KEY]
+    assert meta["synthetic"] is True and meta["method"] == "physics"
+    assert meta["conditions"][0]["center_row"] == pytest.approx(60)
+    assert meta["provenance"][-1]["operation"] == "synthesize"
+    assert mask.data[60, 70] > 0 and mask.data[5, 5] == 0
+    assert not np.array_equal(v0.data, v1.data)
+    # regenerate variant 1 with another seed: only layer 1 changes
+    before0, before1 = v0.data.copy(), v1.data.copy()
+    w.regen_index.setValue(1)
+    w.seed.setValue(7)
+    w.regenerate()
+    assert np.array_equal(v0.data, before0)
+    assert not np.array_equal(v1.data, before1)
+    assert v1.metadata[META_KEY]["provenance"][-1]["parameters"]["batch_seed"] == 7
+    # the same seed as the batch gives the batch's image back
+    w.seed.setValue(0)
+    w.regenerate()
+    assert np.array_equal(v1.data, before1)
+
+
+@pytest.mark.qt
+def test_bad_input_adds_no_layer(widget):
+    viewer, w = widget
+    w.run()  # no image layer
+    assert len(viewer.layers) == 0 and "no image layer" in w.errors[-1]
+    _add_chest(viewer)
+    w.run()  # no points layer
+    assert "lesion points" in w.errors[-1]
+    points = w.add_points_layer()
+    w.run()  # empty points layer
+    assert "no points" in w.errors[-1]
+    points.add([[500.0, 10.0]])  # outside the 128-pixel image
+    w.run()
+    assert "outside" in w.errors[-1]
+    viewer.add_image(np.zeros((3, 32, 32), np.float32), name="stack")
+    w.image_combo.setCurrentText("stack")
+    w.run()
+    assert "2-D" in w.errors[-1]
+    assert [ly.name for ly in viewer.layers] == ["chest", "lesion points", "stack"]
+    w.regenerate()
+    assert "nothing to regenerate" in w.errors[-1]
