@@ -39,7 +39,7 @@ from napari_xray_synth.core.train.denoiser import simulated_clean
 CXR_DOSES = {"low (1e4)": 1e4, "reduced (5e4)": 5e4}
 SIM_DOSES = {"3e4": 3e4, "1.5e5": 1.5e5, "1e6": 1e6}
 SIM_SEEDS = (910_001, 910_002, 910_003, 910_004)  # not training seeds, not the card's held-out
-NLM_GRID = (0.4, 0.6, 0.8, 1.0, 1.2)  # h as a multiple of the true sigma
+NLM_GRID = (0.4, 0.6, 0.8, 1.0, 1.2, 1.5, 2.0)  # h as a multiple of the true sigma
 CACHE = Path(__file__).resolve().parents[1] / "runs" / "bench_cache"  # runs/ is git-ignored
 
 
