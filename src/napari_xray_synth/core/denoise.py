@@ -133,7 +133,7 @@ def _run_model(
         return y[..., :h, :w].float()
 
     out = tiled_apply(
-        np.stack([img, smap]),
+        [img, smap],
         fn,
         tile=tile,
         overlap=overlap,
