@@ -498,7 +498,8 @@ def render_phantom(anatomy: Anatomy, shape: tuple[int, int], spacing: float) -> 
     vessels = _vessels(a, f, g, sides)
     body -= _airways(a, f, g)
     # fine interstitial texture: a few per cent of the lung path
-    lung *= 1.0 + 0.02 * smooth_noise(rng, shape, max(int(1.5 / spacing), 1), 1.2)
+    step = 1 << max(int(np.log2(max(1.5 / spacing, 1.0))), 0)  # ~1.5 mm, a power of two
+    lung *= 1.0 + 0.02 * smooth_noise(rng, shape, step, 1.2 * 1.5 / (step * spacing))
     return Phantom(
         anatomy=a,
         shape=shape,
