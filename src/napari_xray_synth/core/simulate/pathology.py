@@ -234,8 +234,8 @@ def random_condition(
     seed = int(rng.integers(2**31))
     sev = float(rng.uniform(0.55, 1.0))
 
-    # distance to the edge of the lung field, on a coarse grid (about 2 mm) for speed
-    step = max(int(2.0 / px), 1)
+    # distance to the edge of the lung field, on a coarse grid (about 3 mm) for speed
+    step = max(int(3.0 / px), 1)
     coarse = lung[::step, ::step]
     depth = ndimage.distance_transform_edt(np.pad(coarse, 1))[1:-1, 1:-1] * step
 

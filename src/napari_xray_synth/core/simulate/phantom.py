@@ -500,6 +500,7 @@ def render_phantom(anatomy: Anatomy, shape: tuple[int, int], spacing: float) -> 
     # fine interstitial texture: a few per cent of the lung path
     step = 1 << max(int(np.log2(max(1.5 / spacing, 1.0))), 0)  # ~1.5 mm, a power of two
     lung *= 1.0 + 0.02 * smooth_noise(rng, shape, step, 1.2 * 1.5 / (step * spacing))
+    vessels += _markings(rng, f, g, lung)
     return Phantom(
         anatomy=a,
         shape=shape,
@@ -612,7 +613,7 @@ def _mediastinum(a: Anatomy, f: _Frame, g: _Grid, hg: dict[str, float]) -> np.nd
     wav_l = 2.5 * np.sin(yr / 23.0 + ph1) + 1.5 * np.sin(yr / 9.0 + ph2)
     wav_r = 2.5 * np.sin(yr / 19.0 + ph2) + 1.5 * np.sin(yr / 11.0 + ph1)
     half = np.where(xm > 0, hw + knob + 4.0 + wav_l, hw + svc + wav_r)
-    m = 15.0 * np.sqrt(np.clip(1.0 - (xm / half) ** 2, 0.0, 1.0)) ** 0.6
+    m = 12.0 * np.sqrt(np.clip(1.0 - (xm / half) ** 2, 0.0, 1.0)) ** 0.8
     m *= np.clip((Y - (f.top - 50.0)) / 20.0, 0.0, 1.0)
     # below the top of the heart, the heart is the mediastinum: the band thins out
     m *= 1.0 - 0.6 * np.clip((Y - heart_top) / (hg["cy"] - heart_top), 0.0, 1.0)
@@ -706,7 +707,7 @@ def _bones(a: Anatomy, f: _Frame, g: _Grid) -> tuple[np.ndarray, np.ndarray]:
                     half,
                     1.4,
                     gain,
-                    -1e9,
+                    -8.0,  # the rib head and neck fade behind the vertebra
                 )
             )
             if i < 9:
@@ -849,10 +850,28 @@ def _vessels(a: Anatomy, f: _Frame, g: _Grid, sides: np.ndarray) -> np.ndarray:
         )
         forest.append(_vessel_forest(rng, front, inside_fn(lbl), 10, max(0.5, 0.8 * px)))
     arr = np.concatenate(forest)
-    if px < 0.5:  # fine grids: render at half resolution and interpolate (vessels are smooth)
+    if px < 0.8:  # fine grids: render at half resolution and interpolate (vessels are smooth)
         half = ((shape[0] + 1) // 2, (shape[1] + 1) // 2)
         return upsample2(_capsules(half, g.x0, g.y0, 2 * px, arr), shape)
     return _capsules(shape, g.x0, g.y0, px, arr)
+
+
+def _markings(rng: np.random.Generator, f: _Frame, g: _Grid, lung: np.ndarray) -> np.ndarray:
+    """The fine lung markings the trees leave out: small vessels at every depth of the lung.
+
+    Their projection is a dense, curvy network; drawn as the zero lines of smooth noise (about
+    4 mm cells), thin (~1 mm of tissue), denser towards the hila, fading to the periphery.
+    """
+    step = 1 << max(int(np.log2(max(2.0 / g.px, 1.0))), 0)  # ~2 mm, a power of two
+    n = smooth_noise(rng, g.shape, step, 1.3 * 2.0 / (step * g.px))
+    lines = np.exp(-((n / 0.3) ** 2))
+    # towards the hila (about a third of the way out from the midline, mid-height)
+    X = np.abs(g.x - g.shift)[None, :]
+    Y = g.y[:, None]
+    hy = f.top + 0.42 * (f.cp - f.top)
+    r = np.hypot((X - 0.3 * max(f.width)) / max(f.width), (Y - hy) / (f.cp - f.top))
+    weight = np.clip(1.1 - 0.9 * r, 0.25, 1.0)
+    return (0.5 * lines * weight * (lung > 0.5)).astype(np.float32)
 
 
 def _airways(a: Anatomy, f: _Frame, g: _Grid) -> np.ndarray:
@@ -864,4 +883,4 @@ def _airways(a: Anatomy, f: _Frame, g: _Grid) -> np.ndarray:
         (cx + 2.0, carina, cx - 30.0, carina + 24.0, 6.0, 4.5),
         (cx + 2.0, carina, cx + 36.0, carina + 34.0, 5.5, 4.0),
     ]
-    return 0.6 * _capsules(g.shape, g.x0, g.y0, g.px, np.array(segs, np.float32))
+    return 0.9 * _capsules(g.shape, g.x0, g.y0, g.px, np.array(segs, np.float32))
