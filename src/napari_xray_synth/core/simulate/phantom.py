@@ -582,7 +582,9 @@ def _heart(a: Anatomy, f: _Frame, g: _Grid) -> tuple[np.ndarray, dict[str, float
         xc, hw = (x_l + x_r) / 2 + shift, (x_l - x_r) / 2
         q = 1.0 - ((X - xc) / hw) ** 2
         cap = np.sqrt(np.clip((Y - top) / (0.12 * diam), 0.0, 1.0))  # rounded top
-        below = np.exp(-np.maximum(Y - bottom, 0.0) / 25.0)  # fades into the abdomen
+        # it rests on the domes: cut where the diaphragm is, column by column
+        surface = np.where(X > 0, f.dome_y(np.abs(X), 1), f.dome_y(np.abs(X), 0)) + 4.0
+        below = np.clip(1.0 - (Y - np.maximum(surface, bottom)) / 5.0, 0.0, 1.0)
         heart[sl] = 11.5 * np.sqrt(np.clip(q, 0.0, 1.0)) ** 0.7 * cap * below
     geo = {
         "cx": 0.13 * diam + shift,
@@ -632,7 +634,7 @@ def _body(a: Anatomy, f: _Frame, g: _Grid) -> np.ndarray:
     aw_y = aw + 55.0 * sh
     body = a.body_depth * np.sqrt(np.clip(1.0 - (X / aw_y) ** 2, 0.0, 1.0)) ** 0.8
     # the top of the shoulders slopes from the neck down to the acromion
-    y_sh = f.top - 42.0 + 30.0 * np.clip((np.abs(X) - 50.0) / (aw - 40.0), 0.0, 1.2) ** 0.7
+    y_sh = f.top - 48.0 + 52.0 * np.clip((np.abs(X) - 50.0) / (aw - 30.0), 0.0, 1.3) ** 0.8
     body *= (1.0 - 0.55 * sh) * np.clip((Y - y_sh) / 12.0, 0.0, 1.0)
     neck = 12.0 * np.sqrt(np.clip(1.0 - (X / 58.0) ** 2, 0.0, 1.0))
     body = np.maximum(body, neck)
@@ -689,7 +691,7 @@ def _bones(a: Anatomy, f: _Frame, g: _Grid) -> tuple[np.ndarray, np.ndarray]:
             B = (0.52 + 0.01 * min(i, 6)) * A * (1.1 if i == 0 else 1.0)
             yc = yi + B
             half = 5.0 + 0.3 * min(i, 6)
-            gain = 1.2 if i < 8 else (0.8 if i < 10 else 0.5)
+            gain = 1.2 if i < 8 else (0.6 if i < 10 else 0.35)  # low ribs: behind the abdomen
             q_hi, q_lo = _q_at(A, B, 56.0), _q_at(A, B, 34.0)
             rows.append(
                 (
