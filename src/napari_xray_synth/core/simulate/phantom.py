@@ -93,7 +93,8 @@ class Phantom:
     spacing: float  # mm per pixel
     body: np.ndarray  # soft tissue path length (body, breasts; minus gas and airways)
     bone: np.ndarray  # bone path length (bone replacing soft tissue)
-    lung: np.ndarray  # lung path length before heart and mediastinum are taken out
+    lung: np.ndarray  # lung path length (above the domes) before heart and mediastinum
+    recess: np.ndarray  # lung path length of the posterior recesses, below the domes
     mediastinum: np.ndarray  # soft tissue displacing lung in the middle
     heart: np.ndarray  # heart path length
     vessels: np.ndarray  # vessels (tissue replacing air inside the lungs)
@@ -117,6 +118,7 @@ class Phantom:
         h = self.heart if heart is None else heart
         a = self.lung - self.mediastinum - 0.9 * h
         np.maximum(a, 0.0, out=a)
+        a += self.recess
         a -= self.vessels
         np.maximum(a, 0.0, out=a)
         return a
@@ -488,7 +490,7 @@ def render_phantom(anatomy: Anatomy, shape: tuple[int, int], spacing: float) -> 
     g = _Grid(shape, spacing, a.shift_x, a.tilt)
     f = _frame(a)
     rng = np.random.default_rng([a.seed, 99])
-    lung, sides = _lungs(a, f, g)
+    lung, recess, sides = _lungs(a, f, g)
     heart, heart_geo = _heart(a, f, g)
     medi = _mediastinum(a, f, g, heart_geo)
     # the lung fields are where the lungs are seen: not behind the heart or the mediastinum
@@ -508,6 +510,7 @@ def render_phantom(anatomy: Anatomy, shape: tuple[int, int], spacing: float) -> 
         body=body,
         bone=bone,
         lung=lung,
+        recess=recess,
         mediastinum=medi,
         heart=heart,
         vessels=vessels,
@@ -519,8 +522,10 @@ def render_phantom(anatomy: Anatomy, shape: tuple[int, int], spacing: float) -> 
     )
 
 
-def _lungs(a: Anatomy, f: _Frame, g: _Grid) -> tuple[np.ndarray, np.ndarray]:
+def _lungs(a: Anatomy, f: _Frame, g: _Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lung path above the domes, the posterior recess below them, and the lung-field labels."""
     lung = np.zeros(g.shape, np.float32)
+    recess = np.zeros(g.shape, np.float32)
     sides = np.zeros(g.shape, np.uint8)
     span = f.cp - f.top
     skew = np.log(0.5) / np.log(0.62)  # thickest 62 % of the way out
@@ -541,11 +546,14 @@ def _lungs(a: Anatomy, f: _Frame, g: _Grid) -> tuple[np.ndarray, np.ndarray]:
         prof = np.sqrt(np.clip(4.0 * uu * (1.0 - uu), 0.0, 1.0))
         depth = a.lung_depth * (0.35 + 0.65 * np.sqrt(np.minimum(t, 1.0)))
         dome = f.dome_y(d, side)
-        # under the dome: the posterior recess, thin and fading
-        recess = np.where(Y < dome, 1.0, 0.2 * np.exp(-np.maximum(Y - dome, 0.0) / 18.0))
-        lung[sl] += (depth * prof * recess * band).astype(np.float32)
+        above = Y < dome
+        path = depth * prof * band
+        lung[sl] += (path * above).astype(np.float32)
+        # under the dome: the posterior recess, thin and fading, behind the abdomen
+        fall = 0.2 * np.exp(-np.maximum(Y - dome, 0.0) / 18.0)
+        recess[sl] += (path * fall * ~above).astype(np.float32)
         sides[sl][band & (Y < dome)] = label
-    return lung, sides
+    return lung, recess, sides
 
 
 def heart_map(X: np.ndarray, Y: np.ndarray, geo: dict[str, float]) -> np.ndarray:
@@ -583,7 +591,7 @@ def _heart(a: Anatomy, f: _Frame, g: _Grid) -> tuple[np.ndarray, dict[str, float
         q = 1.0 - ((X - xc) / hw) ** 2
         cap = np.sqrt(np.clip((Y - top) / (0.12 * diam), 0.0, 1.0))  # rounded top
         # it rests on the domes: cut where the diaphragm is, column by column
-        surface = np.where(X > 0, f.dome_y(np.abs(X), 1), f.dome_y(np.abs(X), 0)) + 4.0
+        surface = f.dome_y(np.abs(X), 1) + 4.0
         below = np.clip(1.0 - (Y - np.maximum(surface, bottom)) / 5.0, 0.0, 1.0)
         heart[sl] = 11.5 * np.sqrt(np.clip(q, 0.0, 1.0)) ** 0.7 * cap * below
     geo = {
