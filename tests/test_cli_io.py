@@ -100,3 +100,16 @@ def test_demo_writes_png_and_tiff(tmp_path, capsys):
     with Image.open(tmp_path / "demo" / "demo_chest.png") as im:
         png = np.asarray(im)
     assert png.dtype == np.uint16 and png.std() > 1000  # a picture, not a flat field
+
+
+def test_info_on_a_report_and_on_garbage(tmp_path, capsys):
+    from test_io_bad_input import structured_report
+
+    sr = structured_report(tmp_path / "sr.dcm")
+    assert main(["info", str(sr)]) == 0
+    out = capsys.readouterr().out
+    assert "none: the file has no Pixel Data" in out and "Doe" not in out
+    (tmp_path / "junk.bin").write_bytes(b"hello world" * 30)
+    assert main(["info", str(tmp_path / "junk.bin")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not a DICOM, TIFF, PNG or JPEG file" in err[0]

@@ -15,7 +15,7 @@ from dicom_factory import (
     save_acr_nema,
     save_jpeg_baseline,
 )
-from napari_xray_synth.core.io import dicom_info, read_radiograph, read_stack
+from napari_xray_synth.core.io import dicom_info, is_supported, read_radiograph, read_stack
 
 SHAPE = (64, 64)
 TOL = 1e-5
@@ -192,6 +192,7 @@ def test_acr_nema_without_part10_header(tmp_path):
     ds = make_ds(px, photometric="MONOCHROME1", bits_stored=10, windows=[(550, 1024)])
     path = save_acr_nema(ds, tmp_path / "CR-MONO1-10")  # no suffix, no preamble
     assert path.read_bytes()[128:132] != b"DICM"
+    assert is_supported(path)  # found by content, for napari's "*" pattern
     rg = read_radiograph(path)
     assert rg.header["format"].startswith("ACR-NEMA")
     assert rg.header["transfer_syntax"].startswith("Implicit VR Little Endian")

@@ -131,3 +131,13 @@ def test_file_info_for_raster(tmp_path):
     tifffile.imwrite(tmp_path / "a.tif", _grad(np.uint16))
     info = file_info(tmp_path / "a.tif")
     assert info["format"] == "TIFF" and info["size"] == [32, 48] and info["dtype"] == "uint16"
+
+
+def test_write_never_overwrites_the_input(tmp_path):
+    Image.fromarray(_grad(np.uint16)).save(tmp_path / "in.png")
+    before = (tmp_path / "in.png").read_bytes()
+    rg = read_radiograph(tmp_path / "in.png")
+    with pytest.raises(InputError, match="inputs are never overwritten"):
+        write_image(rg, tmp_path / "in.png", window="bone")
+    assert (tmp_path / "in.png").read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.png"]

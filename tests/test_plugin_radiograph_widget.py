@@ -85,3 +85,16 @@ def test_bad_file_leaves_no_layer(make_napari_viewer, tmp_path):
     widget.open_files([bad])
     assert len(viewer.layers) == 0
     assert widget.header_view.toPlainText() == ""
+
+
+def test_open_button_uses_the_dialog_and_the_reader(make_napari_viewer, dcm, monkeypatch):
+    from napari_xray_synth.plugin.widgets import radiograph
+
+    monkeypatch.setattr(
+        radiograph.QFileDialog, "getOpenFileNames", lambda *a, **k: ([str(dcm)], "")
+    )
+    viewer = make_napari_viewer()
+    widget = RadiographWidget(viewer)
+    widget.open_button.click()
+    assert [layer.name for layer in viewer.layers] == ["knee"]
+    assert tuple(viewer.layers[0].scale) == pytest.approx((0.1, 0.1))

@@ -77,3 +77,16 @@ def test_bad_file_is_a_notification_not_a_traceback(make_napari_viewer, tmp_path
     layers = viewer.open(str(bad), plugin=PLUGIN)
     assert layers == [] and len(viewer.layers) == 0
     assert any(str(bad) in m for m in seen), seen
+
+
+@pytest.mark.qt
+def test_extensionless_acr_nema_opens(make_napari_viewer, tmp_path):
+    from dicom_factory import save_acr_nema
+
+    ds = make_ds(ramp((24, 30), 0, 1023), photometric="MONOCHROME1", bits_stored=10)
+    path = save_acr_nema(ds, tmp_path / "IMG0001")
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(path), plugin=PLUGIN)
+    assert [layer.name for layer in layers] == ["IMG0001"]
+    assert layers[0].metadata["xray_synth"]["header"]["format"].startswith("ACR-NEMA")
+    assert tuple(layers[0].contrast_limits) == pytest.approx((0.0, 1.0))  # no window: full range

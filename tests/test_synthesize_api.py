@@ -118,3 +118,48 @@ def test_bad_inputs(chest, tmp_path, monkeypatch):
     monkeypatch.setenv("XRAY_SYNTH_MODELS", str(tmp_path))
     with pytest.raises(ModelError, match="xray-synth train gan"):
         synthesize(chest, [cond], method="gan", model="no_such_generator")
+
+
+@pytest.fixture
+def tiny_generator(tmp_path):
+    import torch
+
+    from napari_xray_synth.core.models import save_model
+    from napari_xray_synth.core.nn.generator import ConditionalUNet
+
+    torch.manual_seed(0)
+    g = ConditionalUNet(base=4, depth=2)
+    torch.nn.init.normal_(g.head.weight, 0.0, 0.5)  # an untrained head would add nothing
+    return save_model(
+        g,
+        tmp_path / "tiny_gen",
+        "conditional_unet",
+        {"base": 4, "depth": 2},
+        {"window": 32, "command": "test"},
+    )
+
+
+@pytest.mark.parametrize("pathology", ["nodule", "effusion"])
+def test_gan_variants_change_only_inside_the_dilated_mask(chest, tiny_generator, pathology):
+    cond = Condition(pathology, (150, 80), SIZES[pathology], 0.8, shape_seed=2)
+    a, b = synthesize(
+        chest, [cond], 2, seed=1, method="gan", model=str(tiny_generator), device="cpu"
+    )
+    step = a.radiograph.provenance[-1]
+    assert step.model_id == "tiny_gen" and len(step.model_sha256) == 64
+    assert step.parameters["method"] == "gan" and a.radiograph.synthetic
+    assert np.array_equal(a.mask, label_mask([cond], chest.shape, 1.0))
+    inside = a.mask > 0
+    # the feather: the soft mask's rim, 3 mm (at least 2 window pixels) more, the resampling's
+    # two window pixels; nothing changes further out
+    from napari_xray_synth.core.synth_gan import make_window
+
+    wpx = make_window(chest.image, cond, 1.0, 32).side / 32
+    far = ndimage.distance_transform_edt(~inside) > 5 + 4 * wpx
+    assert np.array_equal(a.radiograph.image[far], chest.image[far])
+    assert np.abs(a.radiograph.image - chest.image)[inside].mean() > 1e-3
+    assert np.abs(a.radiograph.image - b.radiograph.image)[inside].mean() > 1e-4
+    one = synthesize_one(
+        chest, [cond], 1, seed=1, method="gan", model=str(tiny_generator), device="cpu"
+    )
+    assert np.array_equal(one.radiograph.image, b.radiograph.image)

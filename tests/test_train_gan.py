@@ -12,8 +12,17 @@ from napari_xray_synth.core.synthesize import synthesize
 from napari_xray_synth.core.train.gan import GanConfig, GanTrainer
 from napari_xray_synth.core.train.gan_data import WindowSet, _stack, window_sample
 
-TINY = dict(steps=3, batch=2, window=32, g_base=4, g_depth=2, d_base=4, d_layers=2,
-            sample_every=100, checkpoint_every=2)
+TINY = dict(
+    steps=3,
+    batch=2,
+    window=32,
+    g_base=4,
+    g_depth=2,
+    d_base=4,
+    d_layers=2,
+    sample_every=100,
+    checkpoint_every=2,
+)
 
 
 def _pairs(n: int = 4) -> WindowSet:
@@ -50,7 +59,7 @@ def test_tiny_training_runs_and_writes_its_files(tmp_path, variant):
     tr.run(tmp_path / "run")
     assert tr.step == 3 and len(tr.history) == 3
     assert all(np.isfinite(v) for h in tr.history for v in h.values())
-    assert any(not bool((a == p).all()) for a, p in zip(before, tr.G.parameters()))
+    assert any(not bool((a == p).all()) for a, p in zip(before, tr.G.parameters(), strict=True))
     assert (tr.D is None) == (variant == "l1_only")
     for name in ("checkpoint.safetensors", "checkpoint.json", "samples.png", "losses.png"):
         assert (tmp_path / "run" / name).stat().st_size > 0
@@ -69,7 +78,7 @@ def test_resume_continues_exactly(tmp_path):
     resumed.load_checkpoint(tmp_path / "b" / "checkpoint")
     assert resumed.step == 2
     resumed.run(tmp_path / "c")
-    for a, b in zip(full.G.state_dict().values(), resumed.G.state_dict().values()):
+    for a, b in zip(full.G.state_dict().values(), resumed.G.state_dict().values(), strict=True):
         assert np.allclose(a.numpy(), b.numpy(), atol=1e-6)
     assert json.loads((tmp_path / "c" / "checkpoint.json").read_text())["step"] == 4
 

@@ -68,6 +68,8 @@ def format_info(info: dict[str, Any]) -> str:
             f"  window {i:<11} {w['name']} {w['function']} "
             f"limits {lo:.4f}..{hi:.4f} (image units){said}"
         )
+    if info.get("has_pixel_data") is False:
+        lines.append(f"  {'image':<18} none: the file has no Pixel Data")
     if info.get("problem"):
         lines.append(f"  {'problem':<18} {info['problem']}")
     return "\n".join(lines)

@@ -1,4 +1,4 @@
-"""``xray-synth synth``: pathology-conditioned variants of one radiograph, with masks and a manifest."""
+"""``xray-synth synth``: pathology-conditioned variants of a radiograph, masks and a manifest."""
 
 from __future__ import annotations
 
@@ -35,16 +35,26 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("input", metavar="IN", help="radiograph (DICOM, TIFF, PNG, JPEG)")
     p.add_argument("out_dir", metavar="OUT_DIR", help="output folder (created)")
     p.add_argument("--pathology", required=True, choices=PATHOLOGIES)
-    p.add_argument("--at", type=_point, action="append", required=True, metavar="ROW,COL",
-                   help="lesion centre in pixels; repeat for several lesions")
+    p.add_argument(
+        "--at",
+        type=_point,
+        action="append",
+        required=True,
+        metavar="ROW,COL",
+        help="lesion centre in pixels; repeat for several lesions",
+    )
     p.add_argument("--size-mm", type=float, required=True, help="lesion size in mm")
     p.add_argument("--severity", type=float, default=0.8, help="0..1 (default 0.8)")
     p.add_argument("--variants", type=int, default=4, help="how many variants (default 4)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--method", choices=("gan", "physics"), default="gan")
     p.add_argument("--model", default="generator", help="generator model name or path")
-    p.add_argument("--spacing", type=float, default=None,
-                   help="pixel size in mm for files that carry none (PNG, JPEG)")
+    p.add_argument(
+        "--spacing",
+        type=float,
+        default=None,
+        help="pixel size in mm for files that carry none (PNG, JPEG)",
+    )
     p.add_argument("--device", default="auto")
     p.set_defaults(func=run)
 
@@ -92,8 +102,9 @@ def run(args: argparse.Namespace) -> int:
     if args.variants < 1:
         raise InputError(f"--variants must be 1 or more, got {args.variants}")
     with progress_bar("synthesizing") as prog:
-        variants = synthesize(rg, conds, args.variants, args.seed, args.method, args.model,
-                              args.device, progress=prog)
+        variants = synthesize(
+            rg, conds, args.variants, args.seed, args.method, args.model, args.device, progress=prog
+        )
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -103,22 +114,24 @@ def run(args: argparse.Namespace) -> int:
         _write_mask(v.mask, out / f"{name}_mask.tif", v.radiograph.spacing)
         step = v.radiograph.provenance[-1]
         for i, c in enumerate(v.conditions):
-            rows.append({
-                "file": f"{name}.tif",
-                "mask": f"{name}_mask.tif",
-                "variant": k,
-                "lesion": i,
-                **{k2: val for k2, val in c.to_dict().items()},
-                "seed": v.seed,
-                "batch_seed": args.seed,
-                "method": args.method,
-                "model_id": step.model_id,
-                "model_sha256": step.model_sha256 or "",
-                "spacing_mm": step.parameters["spacing_mm"],
-                "spacing_assumed": "spacing_assumed_mm" in step.parameters,
-                "source": str(src),
-                "synthetic": True,
-            })
+            rows.append(
+                {
+                    "file": f"{name}.tif",
+                    "mask": f"{name}_mask.tif",
+                    "variant": k,
+                    "lesion": i,
+                    **{k2: val for k2, val in c.to_dict().items()},
+                    "seed": v.seed,
+                    "batch_seed": args.seed,
+                    "method": args.method,
+                    "model_id": step.model_id,
+                    "model_sha256": step.model_sha256 or "",
+                    "spacing_mm": step.parameters["spacing_mm"],
+                    "spacing_assumed": "spacing_assumed_mm" in step.parameters,
+                    "source": str(src),
+                    "synthetic": True,
+                }
+            )
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
     writer.writeheader()

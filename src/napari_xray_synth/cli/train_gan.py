@@ -23,17 +23,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--data", required=True, help="'sim' or a ChestX-ray14-style CSV")
     p.add_argument("--out", required=True, help="model path stem, e.g. models/generator")
-    p.add_argument("--mode", choices=("paired", "unpaired"), default=None,
-                   help="default: paired for sim, unpaired for a CSV")
+    p.add_argument(
+        "--mode",
+        choices=("paired", "unpaired"),
+        default=None,
+        help="default: paired for sim, unpaired for a CSV",
+    )
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr-g", type=float, default=2e-4)
     p.add_argument("--lr-d", type=float, default=4e-4)
     p.add_argument("--r1", type=float, default=10.0, help="R1 penalty factor")
-    p.add_argument("--label-smoothing", type=float, default=0.9,
-                   help="one-sided: the real target")
-    p.add_argument("--l1", type=float, default=100.0,
-                   help="L1 weight (reconstruction, or self-regularisation when unpaired)")
+    p.add_argument("--label-smoothing", type=float, default=0.9, help="one-sided: the real target")
+    p.add_argument(
+        "--l1",
+        type=float,
+        default=100.0,
+        help="L1 weight (reconstruction, or self-regularisation when unpaired)",
+    )
     p.add_argument("--feature-matching", action="store_true")
     p.add_argument("--mode-seeking", type=float, default=1.0, help="diversity term weight")
     p.add_argument("--l1-only", action="store_true", help="no adversarial loss (ablation)")
@@ -42,28 +49,85 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto")
     p.add_argument("--window", type=int, default=128, help="network window in pixels")
     p.add_argument("--base", type=int, default=16, help="generator base channels")
+    p.add_argument("--depth", type=int, default=4, help="generator down-sampling levels")
+    p.add_argument("--d-base", type=int, default=32, help="discriminator base channels")
+    p.add_argument(
+        "--max-minutes",
+        type=float,
+        default=0.0,
+        help="stop after this much training time and save (0: run all steps)",
+    )
     p.add_argument("--d-scales", type=int, default=1, help="discriminator scales")
     p.add_argument("--cases", type=int, default=600, help="sim: simulated chests")
-    p.add_argument("--sim-seed", type=int, default=10_000,
-                   help="sim: first simulator seed (case k uses sim-seed + k)")
+    p.add_argument(
+        "--sim-seed",
+        type=int,
+        default=10_000,
+        help="sim: first simulator seed (case k uses sim-seed + k)",
+    )
+    p.add_argument(
+        "--image-px",
+        type=int,
+        nargs="+",
+        default=[512, 768, 1024],
+        help="sim: simulated image sides in pixels (cycled)",
+    )
+    p.add_argument(
+        "--cache", default=None, help="sim: .npz window cache (made if missing, reused if present)"
+    )
     p.add_argument("--images", default=None, help="CSV: image folder (default: the CSV's)")
-    p.add_argument("--spacing", type=float, default=0.35,
-                   help="CSV: pixel size in mm for images that carry none")
-    p.add_argument("--run-dir", default=None,
-                   help="checkpoints, sample grid, loss curves (default: OUT_run)")
+    p.add_argument(
+        "--spacing",
+        type=float,
+        default=0.35,
+        help="CSV: pixel size in mm for images that carry none",
+    )
+    p.add_argument(
+        "--run-dir", default=None, help="checkpoints, sample grid, loss curves (default: OUT_run)"
+    )
     p.add_argument("--checkpoint-every", type=int, default=200)
     p.set_defaults(func=run)
 
 
 def _command(args: argparse.Namespace, mode: str) -> str:
     """The exact command of this run, every setting spelled out (for the card)."""
-    parts = ["xray-synth", "train", "gan", "--data", args.data, "--out", args.out,
-             "--mode", mode, "--steps", args.steps, "--batch", args.batch, "--lr-g", args.lr_g,
-             "--lr-d", args.lr_d, "--r1", args.r1, "--label-smoothing", args.label_smoothing,
-             "--l1", args.l1, "--mode-seeking", args.mode_seeking, "--seed", args.seed,
-             "--window", args.window, "--base", args.base, "--d-scales", args.d_scales]
+    parts = [
+        "xray-synth",
+        "train",
+        "gan",
+        "--data",
+        args.data,
+        "--out",
+        args.out,
+        "--mode",
+        mode,
+        "--steps",
+        args.steps,
+        "--batch",
+        args.batch,
+        "--lr-g",
+        args.lr_g,
+        "--lr-d",
+        args.lr_d,
+        "--r1",
+        args.r1,
+        "--label-smoothing",
+        args.label_smoothing,
+        "--l1",
+        args.l1,
+        "--mode-seeking",
+        args.mode_seeking,
+        "--seed",
+        args.seed,
+        "--window",
+        args.window,
+        "--base",
+        args.base,
+        "--d-scales",
+        args.d_scales,
+    ]
     if args.data == "sim":
-        parts += ["--cases", args.cases, "--sim-seed", args.sim_seed]
+        parts += ["--cases", args.cases, "--sim-seed", args.sim_seed, "--image-px", *args.image_px]
     else:
         parts += ["--spacing", args.spacing] + (["--images", args.images] if args.images else [])
     parts += ["--feature-matching"] if args.feature_matching else []
@@ -76,7 +140,13 @@ def run(args: argparse.Namespace) -> int:
     """Prepare the windows, train, save the generator and its card."""
     from napari_xray_synth.cli.progress_bar import progress_bar
     from napari_xray_synth.core.train.gan import GanConfig, GanTrainer
-    from napari_xray_synth.core.train.gan_data import WindowSet, csv_windows, sim_windows
+    from napari_xray_synth.core.train.gan_data import (
+        WindowSet,
+        csv_windows,
+        load_windows,
+        save_windows,
+        sim_windows,
+    )
 
     if args.data != "sim" and not Path(args.data).is_file():
         raise InputError("no such file (give 'sim' or a CSV)", args.data)
@@ -84,35 +154,69 @@ def run(args: argparse.Namespace) -> int:
     if mode == "paired" and args.data != "sim":
         raise InputError("paired mode needs --data sim (real data has no healthy twin)")
     cfg = GanConfig(
-        mode=mode, steps=args.steps, batch=args.batch, lr_g=args.lr_g, lr_d=args.lr_d,
-        r1=args.r1, label_smoothing=args.label_smoothing, l1=args.l1,
+        mode=mode,
+        steps=args.steps,
+        batch=args.batch,
+        lr_g=args.lr_g,
+        lr_d=args.lr_d,
+        r1=args.r1,
+        label_smoothing=args.label_smoothing,
+        l1=args.l1,
         feature_matching=args.feature_matching,
-        mode_seeking=0.0 if args.l1_only else args.mode_seeking, l1_only=args.l1_only,
-        seed=args.seed, window=args.window, g_base=args.base, d_scales=args.d_scales,
-        sample_every=args.checkpoint_every, checkpoint_every=args.checkpoint_every,
+        mode_seeking=0.0 if args.l1_only else args.mode_seeking,
+        l1_only=args.l1_only,
+        seed=args.seed,
+        window=args.window,
+        g_base=args.base,
+        d_scales=args.d_scales,
+        sample_every=args.checkpoint_every,
+        checkpoint_every=args.checkpoint_every,
     )
     out = Path(args.out)
     run_dir = Path(args.run_dir) if args.run_dir else out.parent / f"{out.name}_run"
     real = None
     with progress_bar("preparing windows") as prog:
         if args.data == "sim":
-            data = sim_windows(args.cases, args.sim_seed, args.window, progress=prog)
+            if args.cache and Path(args.cache).is_file():
+                data = load_windows(args.cache)
+            else:
+                data = sim_windows(
+                    args.cases, args.sim_seed, args.window, args.image_px, progress=prog
+                )
+                if args.cache:
+                    save_windows(data, args.cache)
             source = f"simulator seeds {args.sim_seed}..{args.sim_seed + args.cases - 1}"
             if mode == "unpaired":  # healthy inputs and diseased reals from different chests
                 h = len(data) // 2
-                real = WindowSet(data.y[h:], data.maps[h:], data.feather[h:],  # type: ignore
-                                 data.mask[h:], None, data.pathology[h:])  # type: ignore
-                data = WindowSet(data.x[:h], data.maps[:h], data.feather[:h], data.mask[:h],
-                                 None, data.pathology[:h])  # type: ignore
+                real = WindowSet(
+                    data.y[h:],
+                    data.maps[h:],
+                    data.feather[h:],  # type: ignore
+                    data.mask[h:],
+                    None,
+                    data.pathology[h:],
+                )  # type: ignore
+                data = WindowSet(
+                    data.x[:h],
+                    data.maps[:h],
+                    data.feather[:h],
+                    data.mask[:h],
+                    None,
+                    data.pathology[:h],
+                )  # type: ignore
         else:
-            data, real = csv_windows(args.data, args.window, args.seed, args.spacing,
-                                     args.images, progress=prog)
+            data, real = csv_windows(
+                args.data, args.window, args.seed, args.spacing, args.images, progress=prog
+            )
             source = f"{args.data} ({len(data)} healthy, {len(real)} labelled windows)"
     trainer = GanTrainer(cfg, data, real, args.device)
     if args.resume:
         trainer.load_checkpoint(Path(args.resume))
-    print(f"training {mode}{' l1-only' if args.l1_only else ''} on {len(data)} windows "
-          f"({source}), device {trainer.device}", file=sys.stderr)
+    print(
+        f"training {mode}{' l1-only' if args.l1_only else ''} on {len(data)} windows "
+        f"({source}), device {trainer.device}",
+        file=sys.stderr,
+    )
 
     def log(logs: dict[str, float]) -> None:
         if int(logs["step"]) % 50 == 0:
@@ -133,6 +237,8 @@ def run(args: argparse.Namespace) -> int:
         "device": str(trainer.device),
     }
     path = trainer.save_generator(out, card)
-    print(f"wrote {path} and {path.with_suffix('.json').name}; run files in {run_dir}",
-          file=sys.stderr)
+    print(
+        f"wrote {path} and {path.with_suffix('.json').name}; run files in {run_dir}",
+        file=sys.stderr,
+    )
     return 0

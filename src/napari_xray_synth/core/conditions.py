@@ -154,7 +154,7 @@ def _outline(theta: np.ndarray, cond: Condition, rng: np.random.Generator) -> np
     if cond.margin == "spiculated":
         n = int(rng.integers(6, 12))
         for a in rng.uniform(0, 2 * np.pi, n):
-            d = np.angle(np.exp(1j * (theta - a)))
+            d = (theta - a + np.pi) % (2 * np.pi) - np.pi  # wrapped angle difference
             r += rng.uniform(0.25, 0.6) * np.exp(-((d / 0.06) ** 2))
     return r
 
@@ -184,7 +184,12 @@ def render_soft_mask(
     rng = np.random.default_rng(cond.shape_seed)
     size = cond.size_mm / px  # in pixels
     r0, c0 = cond.center
-    rr, cc = np.mgrid[0 : shape[0], 0 : shape[1]].astype(np.float32)
+    # evaluate only in a window that holds the whole lesion (beyond it the soft mask < 1e-5)
+    out = np.zeros(shape, np.float32)
+    win = _window(cond, shape, size, px)
+    if win is None:
+        return out
+    rr, cc = np.mgrid[win[0], win[1]].astype(np.float32)
     dr, dc = rr - r0, cc - c0
     side = cond.patient_side(shape)
     lateral = -1.0 if side == "right" else 1.0  # image direction away from the midline
@@ -205,7 +210,10 @@ def render_soft_mask(
         height = size
         width = size * 1.8 + 20.0 / px
         u = lateral * dc / (width / 2)  # -1 medial .. 1 lateral
-        top = r0 - height / 2 - 0.25 * height * np.clip(u, -1, 1) ** 2 * (u > 0)
+        uc = np.clip(u, -1, 1)
+        top = r0 - height / 2 - 0.25 * height * uc**2 * (u > 0)
+        # medially the fluid thins out towards the dome instead of ending in a wall
+        top = top + height * np.maximum(-uc, 0.0) ** 1.5
         inside_x = np.abs(dc) - width / 2
         bottom = rr - (r0 + height / 2)
         sd = np.maximum(np.maximum(top - rr, inside_x), bottom)
@@ -237,6 +245,7 @@ def render_soft_mask(
         patch[rs, cs] = noise[
             rs.start - (r_i - h) : rs.stop - (r_i - h), cs.start - (c_i - h) : cs.stop - (c_i - h)
         ]
+        patch = patch[win]
         rho = np.hypot(dr, dc) / radius
         field = 1.2 * (1.0 - rho**2) + 0.6 * patch
         soft = (1.0 / (1.0 + np.exp(-np.clip(field / 0.12, -60, 60)))).astype(np.float32)
@@ -245,8 +254,55 @@ def render_soft_mask(
     if region is not None and p in ("effusion", "pneumothorax", "consolidation"):
         if region.shape != tuple(shape):
             raise InputError(f"region mask shape {region.shape} differs from image {shape}")
-        soft = soft * ndimage.gaussian_filter(region.astype(np.float32), 1.0)
-    return np.clip(soft, 0.0, 1.0).astype(np.float32)
+        # the region smoothed (sigma 1 px reaches 4 px), computed around the window only
+        big = tuple(
+            slice(max(w.start - 4, 0), min(w.stop + 4, n)) for w, n in zip(win, shape, strict=True)
+        )
+        smooth = ndimage.gaussian_filter(region[big].astype(np.float32), 1.0)
+        inner = tuple(
+            slice(w.start - b.start, w.stop - b.start) for w, b in zip(win, big, strict=True)
+        )
+        soft = soft * smooth[inner]
+    out[win] = np.clip(soft, 0.0, 1.0)
+    return out
+
+
+def _window(
+    cond: Condition, shape: tuple[int, int], size: float, px: float
+) -> tuple[slice, slice] | None:
+    """The rows and columns outside which the soft mask of ``cond`` is below 1e-5."""
+    r0, c0 = cond.center
+    p = cond.pathology
+    lateral = -1.0 if cond.patient_side(shape) == "right" else 1.0
+    if p in ("nodule", "mass"):
+        radius = size / 2
+        reach = 2.6 * radius + 12.0 * max(radius * 0.08, 0.7) + 2.0
+        rows, cols = (r0 - reach, r0 + reach), (c0 - reach, c0 + reach)
+    elif p == "cardiomegaly":
+        a, b, edge = size / 2, size * 0.42, max(size * 0.01, 1.0)
+        rows = (r0 - b - 12.0 * edge - 2.0, r0 + b + 12.0 * edge + 2.0)
+        half = a * (1.0 + 12.0 * edge / b) + 2.0
+        cols = (c0 - half, c0 + half)
+    elif p == "effusion":
+        pad = 12.0 * max(size * 0.04, 1.0) + 2.0
+        width = size * 1.8 + 20.0 / px
+        rows = (r0 - 0.75 * size - pad, r0 + size / 2 + pad)
+        cols = (c0 - width / 2 - pad, c0 + width / 2 + pad)
+    elif p == "pneumothorax":
+        pad = 12.0 * max(size * 0.05, 0.8) + 2.0
+        a_out, b_out = 2.5 * size + 60.0 / px, 1.2 * size + 30.0 / px
+        cr, cx = r0 + 0.35 * a_out, c0 - lateral * (b_out - size / 2)
+        # the signed distance is in units of the horizontal axis: slower fall-off vertically
+        rows = (cr - a_out - pad * a_out / b_out, cr + 0.3 * a_out + pad)
+        cols = (cx - b_out - pad, cx + b_out + pad)
+    else:
+        reach = 1.25 * size / 2 + 2.0
+        rows, cols = (r0 - reach, r0 + reach), (c0 - reach, c0 + reach)
+    rs = slice(max(int(np.floor(rows[0])), 0), min(int(np.ceil(rows[1])) + 1, shape[0]))
+    cs = slice(max(int(np.floor(cols[0])), 0), min(int(np.ceil(cols[1])) + 1, shape[1]))
+    if rs.stop <= rs.start or cs.stop <= cs.start:
+        return None
+    return rs, cs
 
 
 def render_mask(

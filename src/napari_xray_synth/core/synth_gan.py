@@ -17,7 +17,6 @@ Windowing (shared by training and inference, so that both see the same thing):
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -27,7 +26,7 @@ import numpy as np
 import torch
 from scipy import ndimage
 
-from napari_xray_synth.core.conditions import Condition, condition_maps
+from napari_xray_synth.core.conditions import PATHOLOGIES, Condition, render_soft_mask
 from napari_xray_synth.core.device import pick_device
 from napari_xray_synth.core.errors import ModelError
 from napari_xray_synth.core.models import LoadedModel, load_model
@@ -117,24 +116,15 @@ def make_window(
     r0 = min(max(r0, 0), max(shape[0] - side, 0)) if side <= shape[0] else r0
     c0 = min(max(c0, 0), max(shape[1] - side, 0)) if side <= shape[1] else c0
     crop = _crop_padded(image, r0, c0, side)
-    scale = side / size
-    local = dataclasses.replace(
-        local_condition(cond, Box(r0, r0 + side, c0, c0 + side), shape),
-        center=((cond.center[0] - r0) / scale, (cond.center[1] - c0) / scale),
-    )
-    reg = None
-    if region is not None:
-        reg = _resample(_crop_padded(region.astype(np.float32), r0, c0, side), size) > 0.5
-    maps = condition_maps([_clamp(local, size)], (size, size), px * scale, [reg])
-    soft_w = maps.max(0) / max(float(cond.severity), 1e-3)
-    return Window(r0, c0, side, size, _resample(crop, size), maps, feather_mask(soft_w, px * scale))
-
-
-def _clamp(cond: Condition, size: int) -> Condition:
-    r, c = cond.center
-    return dataclasses.replace(
-        cond, center=(min(max(r, 0.0), size - 1e-3), min(max(c, 0.0), size - 1e-3))
-    )
+    # the mask is drawn at the image's own resolution (the renderer's irregular outlines are
+    # not scale-free), then area-averaged onto the network's grid
+    local = local_condition(cond, Box(r0, r0 + side, c0, c0 + side), shape)
+    reg = None if region is None else _crop_padded(region.astype(np.float32), r0, c0, side) > 0.5
+    soft_w = _resample(render_soft_mask(local, (side, side), px, reg), size)
+    maps = np.zeros((len(PATHOLOGIES), size, size), np.float32)
+    maps[PATHOLOGIES.index(cond.pathology)] = soft_w * float(cond.severity)
+    feather = feather_mask(soft_w, px * side / size)
+    return Window(r0, c0, side, size, _resample(crop, size), maps, feather)
 
 
 def normalise(win_image: np.ndarray, scale: float) -> tuple[np.ndarray, float]:

@@ -154,6 +154,11 @@ def write_image(rg: Radiograph, path: str | Path, window: Window | int | str | N
         )
     if target.is_dir():
         raise InputError("is a folder; give a file name", target)
+    source = rg.source
+    if source and Path(source).exists() and Path(source).resolve() == target.resolve():
+        raise InputError(
+            "is the file the image was read from; inputs are never overwritten", target
+        )
     win = resolve_window(rg, window)
     if suffix == ".png":
         return write_png(rg, target, win)

@@ -108,12 +108,15 @@ def open_dataset(path: str | Path, *, pixels: bool = True) -> tuple[Dataset, boo
         if fmt == "dicom":
             raise InputError(f"is a damaged DICOM file ({_one_line(exc)})", p) from exc
         raise InputError("is not a DICOM, TIFF, PNG or JPEG file", p) from exc
-    acr_nema = fmt != "dicom"
     # pydicom's parse warnings are kept for the header summary, not printed
     ds._xray_synth_warnings = [" ".join(str(w.message).split()) for w in caught]
-    if acr_nema and not any(k in ds for k in ("PixelData", "Rows", "SOPClassUID", "Modality")):
+    if fmt != "dicom" and not any(
+        k in ds for k in ("PixelData", "Rows", "SOPClassUID", "Modality")
+    ):
         raise InputError("is not a DICOM, TIFF, PNG or JPEG file", p)
     meta = getattr(ds, "file_meta", None)
+    # no preamble but File Meta present is still DICOM; neither is the ACR-NEMA layout
+    acr_nema = fmt != "dicom" and (meta is None or "TransferSyntaxUID" not in meta)
     if meta is None or "TransferSyntaxUID" not in meta:
         implicit, little = ds.original_encoding
         if little is False:
@@ -123,6 +126,7 @@ def open_dataset(path: str | Path, *, pixels: bool = True) -> tuple[Dataset, boo
         if meta is None:
             ds.file_meta = pydicom.dataset.FileMetaDataset()
         ds.file_meta.TransferSyntaxUID = uid
+        ds._xray_synth_assumed_syntax = True
     return ds, acr_nema
 
 
@@ -162,7 +166,8 @@ def header_summary(ds: Dataset, acr_nema: bool) -> dict[str, Any]:
     """A de-identified summary: image description and device only (a whitelist)."""
     h: dict[str, Any] = {"format": "ACR-NEMA (no Part-10 header)" if acr_nema else "DICOM"}
     uid, name = _transfer_syntax(ds)
-    h["transfer_syntax"] = name + (" (assumed)" if acr_nema else "")
+    assumed = getattr(ds, "_xray_synth_assumed_syntax", False)
+    h["transfer_syntax"] = name + (" (assumed)" if assumed else "")
     h["transfer_syntax_uid"] = uid
     if "SOPClassUID" in ds:
         h["sop_class"] = str(getattr(ds.SOPClassUID, "name", ds.SOPClassUID))
@@ -291,7 +296,8 @@ def read_dicom(path: str | Path) -> list[Radiograph]:
     notes = list(dict.fromkeys(getattr(ds, "_xray_synth_warnings", [])))
     if notes:
         parsed.header["read_warnings"] = notes[:10]
-    images = np.clip(parsed.umap.to_image(values), 0.0, 1.0)
+    images = parsed.umap.to_image(values)
+    np.clip(images, 0.0, 1.0, out=images)
     n = images.shape[0]
     out = []
     for i in range(n):

@@ -80,10 +80,18 @@ class UnitMap:
         return (-1.0 if self.invert else 1.0) / (self.hi - self.lo)
 
     def to_image(self, v: np.ndarray) -> np.ndarray:
-        """Image units, float32, unclipped (the same arithmetic for pixels and LUT inputs)."""
-        v = np.asarray(v, dtype=np.float64)
-        u = (self.hi - v) if self.invert else (v - self.lo)
-        return (u / (self.hi - self.lo)).astype(np.float32)
+        """Image units, float32, unclipped.
+
+        Pixels and LUT inputs go through exactly this arithmetic (float32, which is exact for
+        integer values below 2**24), so a pixel equal to a table input lands on it bit for bit.
+        """
+        u = np.array(v, dtype=np.float32)  # a copy: the subtraction below is in place
+        if self.invert:
+            np.subtract(np.float32(self.hi), u, out=u)
+        else:
+            np.subtract(u, np.float32(self.lo), out=u)
+        np.divide(u, np.float32(self.hi - self.lo), out=u)
+        return u
 
     def scalar(self, v: float) -> float:
         """One value in image units, float64 (window limits)."""

@@ -190,10 +190,10 @@ def simulate_chest(
         "conditions": [c.to_dict() for c in conds],
     }
 
-    def radiograph(p: np.ndarray, what: str) -> Radiograph:
+    def radiograph(p: np.ndarray, detail: np.ndarray, what: str) -> Radiograph:
         step = Provenance("simulate", {**params, "version": what}, seed=seed)
         return Radiograph(
-            image=pres.apply(p),
+            image=pres.apply(p, detail),
             spacing=(px, px),
             spacing_source="simulator",
             windows=WINDOWS,
@@ -208,17 +208,13 @@ def simulate_chest(
             synthetic=True,
         )
 
-    healthy_clean = radiograph(p_h, "healthy clean")
-    healthy = (
-        radiograph(
-            physics.log_signal(
-                physics.add_counting_noise(lam_h, np.random.default_rng([seed, 21])), dose, px
-            ),
-            "healthy noisy",
-        )
-        if noise
-        else healthy_clean
-    )
+    def noisy(lam: np.ndarray, stream: int) -> np.ndarray:
+        rng_n = np.random.default_rng([seed, stream])
+        return physics.log_signal(physics.add_counting_noise(lam, rng_n), dose, px)
+
+    det_h = pres.detail(p_h)
+    healthy_clean = radiograph(p_h, det_h, "healthy clean")
+    healthy = radiograph(noisy(lam_h, 21), det_h, "healthy noisy") if noise else healthy_clean
     report(progress, 3, steps)
     check_cancel(cancel)
 
@@ -228,16 +224,10 @@ def simulate_chest(
         line_d, mask = apply_conditions(phantom, conds)
         lam_d = physics.expected_counts(physics.primary(line_d, px) + scat, dose, px)
         p_d = physics.log_signal(lam_d, dose, px)
-        diseased_clean = radiograph(p_d, "diseased clean")
+        det_d = pres.detail(p_d)
+        diseased_clean = radiograph(p_d, det_d, "diseased clean")
         diseased = (
-            radiograph(
-                physics.log_signal(
-                    physics.add_counting_noise(lam_d, np.random.default_rng([seed, 22])), dose, px
-                ),
-                "diseased noisy",
-            )
-            if noise
-            else diseased_clean
+            radiograph(noisy(lam_d, 22), det_d, "diseased noisy") if noise else diseased_clean
         )
     report(progress, steps, steps)
     return SimulatedCase(

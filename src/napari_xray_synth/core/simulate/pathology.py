@@ -29,13 +29,13 @@ from napari_xray_synth.core.conditions import (
     render_soft_mask,
 )
 from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.simulate._ops import smooth_noise
 from napari_xray_synth.core.simulate.phantom import (
     MU_LUNG,
     MU_SOFT,
     Phantom,
     _capsules,
     _vessel_tree,
-    heart_map,
 )
 
 REGION_PATHOLOGIES = ("effusion", "pneumothorax", "consolidation")
@@ -110,20 +110,30 @@ def apply_conditions(
             grown[box] = np.maximum(grown[box], (0.5 + 0.5 * sev) * big)
             heart = grown
         elif p == "effusion":
-            delta[box] += sev * DMU * air[box] * s
+            # fluid replaces the aerated lung under the meniscus; severity is its opacity.
+            # The layer thickens downwards from its upper border: a hazy top, dense base.
+            depth = np.cumsum(hard[box], axis=0) * px
+            layer = np.clip(depth / (0.35 * cond.size_mm), 0.0, 1.0) ** 0.7
+            delta[box] += np.sqrt(sev) * DMU * air[box] * s * layer
         elif p == "consolidation":
             bron = _bronchograms(cond, box, hard, phantom)
-            fill = s * (1.0 - np.clip(bron / 0.25, 0.0, 0.85))
-            delta[box] += sev * 0.95 * DMU * air[box] * fill
+            soft_s = np.clip((soft[box] - 0.2) / 0.6, 0.0, 1.0)  # fluffy, ill-defined border
+            # patchy inside: acini fill unevenly
+            rng_c = np.random.default_rng([cond.shape_seed, 23])
+            patch = smooth_noise(rng_c, s.shape, max(int(3.0 / px), 1), 1.0)
+            bron = ndimage.gaussian_filter(bron, max(0.7 / px, 0.5))
+            fill = soft_s * (0.8 + 0.2 * np.tanh(patch)) * (1.0 - np.clip(bron / 0.5, 0.0, 0.35))
+            delta[box] += sev * 0.75 * DMU * air[box] * fill
         elif p == "pneumothorax":
+            # severity: how much of the lung's path is lost to air in the rim
             lungpath = air[box] + np.minimum(phantom.vessels[box], phantom.lung[box])
-            delta[box] -= s * (MU_LUNG * air[box] + MU_SOFT * (lungpath - air[box]))
+            delta[box] -= sev * s * (MU_LUNG * air[box] + MU_SOFT * (lungpath - air[box]))
             # the visceral pleural line: where the unclipped mask crosses 0.5 inside the lung
             full = render_soft_mask(cond, shape, px)[box]
             inner = ndimage.binary_erosion(region[box], iterations=max(int(2.0 / px), 1))
             line = 4.0 * full * (1.0 - full) * inner
-            line = ndimage.gaussian_filter(line, max(0.3 / px, 0.5))
-            delta[box] += MU_SOFT * 0.35 * line * hard[box].astype(np.float32).clip(0.15, 1)
+            line = ndimage.gaussian_filter(line, max(0.2 / px, 0.4))
+            delta[box] += MU_SOFT * 0.6 * line * hard[box].astype(np.float32).clip(0.15, 1)
     base = phantom.line_integral(heart if heart is not phantom.heart else None)
     return (base + delta).astype(np.float32), labels
 
@@ -149,7 +159,7 @@ def _bronchograms(
 
     cy = y0 + (cond.center[0] - box[0].start + 0.5) * px
     cx = x0 + (cond.center[1] - box[1].start + 0.5) * px
-    segs = []
+    segs = [np.zeros((0, 6), np.float32)]
     r_mm = cond.size_mm / 2
     # bronchi enter from the hilar side of the lesion and fan out
     toward = 1.0 if cx < 0 else -1.0  # hilum direction in x
@@ -157,8 +167,8 @@ def _bronchograms(
         ang = np.arctan2(rng.normal(0, 0.5), -toward) + rng.normal(0, 0.4)
         sx = cx + toward * r_mm * rng.uniform(0.2, 0.5)
         sy = cy + rng.normal(0, r_mm * 0.2)
-        segs += _vessel_tree(rng, (sx, sy), float(ang), 1.3, r_mm * 0.35, inside, 4)
-    arr = np.array(segs, np.float32).reshape(-1, 6)
+        segs.append(_vessel_tree(rng, (sx, sy), float(ang), 1.3, r_mm * 0.35, inside, 4))
+    arr = np.concatenate(segs)
     return _capsules((h, w), x0, y0, px, arr)
 
 
@@ -229,7 +239,7 @@ def random_condition(
     if pathology == "nodule":
         size = float(np.exp(rng.uniform(np.log(5.0), np.log(28.0))))
         margin = str(rng.choice(["smooth", "lobulated", "spiculated"]))
-        center = pick_inside(0.3 * size / px)
+        center = pick_inside((0.6 * size + 4.0) / px)
         return Condition(pathology, center, size, sev, None, seed, margin)
     if pathology == "mass":
         size = float(rng.uniform(32.0, 75.0))
@@ -268,9 +278,10 @@ def random_condition(
     if heart_center is None:
         rr = np.nonzero(sides > 0)[0]
         heart_center = (rr.min() + 0.68 * (rr.max() - rr.min()), shape[1] / 2 + 0.04 * shape[1])
-    r = float(np.clip(heart_center[0], 0, shape[0] - 1))
+    # the widest part of the enlarged heart sits a little above the domes
+    r = float(np.clip(heart_center[0] - 0.12 * size / px, 0, shape[0] - 1))
     c = float(np.clip(heart_center[1] - 0.02 * size / px, 0, shape[1] - 1))
     return Condition(pathology, (r, c), size, sev, None, seed)
 
 
-__all__ = ["apply_conditions", "heart_map", "random_condition", "region_for"]
+__all__ = ["apply_conditions", "random_condition", "region_for"]

@@ -1,30 +1,33 @@
 """A chest phantom drawn from a seed, as analytic projected thicknesses on a 2-D grid.
 
 Every structure is a map of projected thickness in cm (the path length of an X-ray through it,
-PA view), computed in closed form with numpy on the image grid; thin curved structures (ribs,
-clavicles) are evaluated only in a band of rows around their centre line, and the vessel tree
-only in the bounding box of each segment. Geometry is in mm, with the origin at the image centre,
-x to the image right (the patient's left in a PA view) and y down.
+PA view), computed in closed form with numpy, each only inside its own bounding window; thin
+curved structures (ribs, clavicles) are evaluated only in a band of rows around their centre
+line, and the vessel trees only in the bounding box of each segment, all segments of a size in
+one vectorised pass. Geometry is in mm, the origin at the image centre, x to the image right
+(the patient's left in a PA view) and y down.
 
-The phantom keeps its maps apart (body, lungs, heart, mediastinum, vessels, bone...) so that the
-pathologies can change the right one (fluid replacing lung, a larger heart, air replacing lung)
-before the physics turns them into a line integral.
+The phantom keeps its maps apart (body, lungs, heart, mediastinum, vessels, bone) so that the
+pathologies can change the right one (fluid replacing lung, a larger heart, air replacing
+lung) before the physics turns them into a line integral.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from scipy import ndimage
+
+from napari_xray_synth.core.simulate._ops import smooth_noise, upsample2
 
 #: Linear attenuation coefficients in 1/cm at the effective energy of a ~120 kVp chest beam.
 MU_SOFT = 0.20
-MU_LUNG = 0.05  # inflated lung, density about 0.25
+MU_LUNG = 0.04  # inflated lung, density about 0.2
 MU_BONE = 0.48  # bone mineral equivalent (cortex and trabeculae mixed)
 
-#: Default field of view (mm): 1024 pixels at 0.35 mm.
+#: Field of view (mm): 1024 pixels at 0.35 mm.
 FIELD_MM = 358.4
 
 
@@ -39,7 +42,7 @@ class Anatomy:
     top: float  # y of the lung apices
     shift_x: float
     tilt: float  # in-plane tilt (radians, applied as a shear)
-    rotation: float  # rotation about the vertical axis: spine offset from the midline (mm)
+    rotation: float  # rotation about the long axis: spine offset from the midline (mm)
     inspiration: float  # 0 (shallow) .. 1 (deep): lowers the domes
     ctr: float  # cardiothoracic ratio
     heart_tilt: float  # radians
@@ -49,49 +52,46 @@ class Anatomy:
     breast: float  # breast size, 0 for men
     rib_spacing: float  # vertebral level height (mm)
     vessel_seed: int = 0
-    extra: dict[str, Any] = field(default_factory=dict, compare=False)
 
     @classmethod
     def draw(cls, seed: int) -> Anatomy:
         """Draw a plausible adult from ``seed``."""
         rng = np.random.default_rng([int(seed), 7321])
         sex = "F" if rng.random() < 0.5 else "M"
-        w = rng.normal(128.0 if sex == "M" else 121.0, 6.0)
+        w = rng.normal(136.0 if sex == "M" else 129.0, 6.0)
         return cls(
             seed=int(seed),
             sex=sex,
-            width=float(np.clip(w, 108, 142)),
-            height=float(np.clip(rng.normal(248.0 if sex == "M" else 236.0, 10.0), 215, 275)),
-            top=float(rng.normal(-132.0, 5.0)),
-            shift_x=float(rng.normal(0.0, 4.0)),
-            tilt=float(np.deg2rad(rng.normal(0.0, 1.2))),
-            rotation=float(rng.normal(0.0, 4.0)),
+            width=float(np.clip(w, 114, 150)),
+            height=float(np.clip(rng.normal(252.0 if sex == "M" else 240.0, 10.0), 215, 280)),
+            top=float(rng.normal(-140.0, 5.0)),
+            shift_x=float(rng.normal(0.0, 3.0)),
+            tilt=float(np.deg2rad(rng.normal(0.0, 1.0))),
+            rotation=float(rng.normal(0.0, 3.5)),
             inspiration=float(rng.uniform(0.2, 1.0)),
-            ctr=float(np.clip(rng.normal(0.44, 0.03), 0.37, 0.49)),
-            heart_tilt=float(np.deg2rad(rng.normal(32.0, 5.0))),
+            ctr=float(np.clip(rng.normal(0.45, 0.025), 0.39, 0.49)),
+            heart_tilt=float(np.deg2rad(rng.normal(45.0, 5.0))),
             body_depth=float(rng.normal(21.0 if sex == "M" else 19.5, 1.5)),
-            wall=float(np.clip(rng.normal(22.0, 5.0), 12, 38)),
-            lung_depth=float(rng.normal(15.0, 1.0)),
+            wall=float(np.clip(rng.normal(20.0, 5.0), 10, 35)),
+            lung_depth=float(rng.normal(15.5, 1.0)),
             breast=float(rng.uniform(0.6, 1.3)) if sex == "F" else 0.0,
-            rib_spacing=float(rng.normal(21.5, 1.0)),
+            rib_spacing=float(rng.normal(21.0, 1.0)),
             vessel_seed=int(rng.integers(2**31)),
         )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able parameters (provenance)."""
-        d = asdict(self)
-        d.pop("extra")
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in d.items()}
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
 
 
 @dataclass
 class Phantom:
-    """Rendered maps of one patient (all float32 of the image shape, thickness in cm)."""
+    """Rendered maps of one patient (float32 of the image shape, thickness in cm)."""
 
     anatomy: Anatomy
     shape: tuple[int, int]
     spacing: float  # mm per pixel
-    body: np.ndarray  # soft tissue path length (body, breasts; minus gas)
+    body: np.ndarray  # soft tissue path length (body, breasts; minus gas and airways)
     bone: np.ndarray  # bone path length (bone replacing soft tissue)
     lung: np.ndarray  # lung path length before heart and mediastinum are taken out
     mediastinum: np.ndarray  # soft tissue displacing lung in the middle
@@ -115,28 +115,21 @@ class Phantom:
     def air(self, heart: np.ndarray | None = None) -> np.ndarray:
         """Path length of aerated lung (cm): lung minus mediastinum, heart and vessels."""
         h = self.heart if heart is None else heart
-        a = self.lung - self.mediastinum - 0.92 * h
+        a = self.lung - self.mediastinum - 0.9 * h
         np.maximum(a, 0.0, out=a)
         a -= self.vessels
         np.maximum(a, 0.0, out=a)
         return a
 
     def line_integral(self, heart: np.ndarray | None = None) -> np.ndarray:
-        """Total attenuation ``sum(mu * length)`` of the healthy patient (dimensionless)."""
-        return (
-            MU_SOFT * self.body
-            + (MU_BONE - MU_SOFT) * self.bone
-            - (MU_SOFT - MU_LUNG) * self.air(heart)
-        ).astype(np.float32)
+        """Total attenuation ``sum(mu * length)`` of the patient (dimensionless)."""
+        li = MU_SOFT * self.body
+        li += (MU_BONE - MU_SOFT) * self.bone
+        li -= (MU_SOFT - MU_LUNG) * self.air(heart)
+        return li.astype(np.float32)
 
 
-# --------------------------------------------------------------------------- helpers
-
-
-def _grid(shape: tuple[int, int], spacing: float) -> tuple[np.ndarray, np.ndarray]:
-    y = ((np.arange(shape[0], dtype=np.float32) + 0.5) - shape[0] / 2) * spacing
-    x = ((np.arange(shape[1], dtype=np.float32) + 0.5) - shape[1] / 2) * spacing
-    return x, y
+# --------------------------------------------------------------------------- grid helpers
 
 
 def _chord(d: np.ndarray, r: float | np.ndarray) -> np.ndarray:
@@ -144,124 +137,231 @@ def _chord(d: np.ndarray, r: float | np.ndarray) -> np.ndarray:
     return 2.0 * np.sqrt(np.maximum(r * r - d * d, 0.0))
 
 
-def _smooth_noise(
-    rng: np.random.Generator, shape: tuple[int, int], step: int, sigma: float
-) -> np.ndarray:
-    """Band-limited noise (unit std): drawn on a coarse grid, smoothed and upsampled."""
-    small = (max(shape[0] // step, 4), max(shape[1] // step, 4))
-    n = ndimage.gaussian_filter(rng.standard_normal(small).astype(np.float32), sigma)
-    n /= n.std() + 1e-6
-    return ndimage.zoom(n, (shape[0] / small[0], shape[1] / small[1]), order=1)[
-        : shape[0], : shape[1]
-    ]
+class _Grid:
+    """Image coordinates in mm and windows of them in the patient's frame (shift, tilt)."""
+
+    def __init__(self, shape: tuple[int, int], px: float, shift: float, tilt: float) -> None:
+        self.shape, self.px, self.shift, self.tilt = shape, px, shift, tilt
+        self.y = ((np.arange(shape[0], dtype=np.float32) + 0.5) - shape[0] / 2) * px
+        self.x = ((np.arange(shape[1], dtype=np.float32) + 0.5) - shape[1] / 2) * px
+        self.x0 = float(self.x[0] - px / 2)
+        self.y0 = float(self.y[0] - px / 2)
+
+    def window(
+        self, x_lo: float, x_hi: float, y_lo: float, y_hi: float
+    ) -> tuple[tuple[slice, slice], np.ndarray, np.ndarray] | None:
+        """Slices and patient coordinates (X (1, w), Y (h, w)) of a window in patient mm."""
+        m = abs(self.tilt) * 200.0 + self.px
+        c0 = max(int(np.floor((x_lo + self.shift - self.x0) / self.px)), 0)
+        c1 = min(int(np.ceil((x_hi + self.shift - self.x0) / self.px)), self.shape[1])
+        r0 = max(int(np.floor((y_lo - m - self.y0) / self.px)), 0)
+        r1 = min(int(np.ceil((y_hi + m - self.y0) / self.px)), self.shape[0])
+        if c1 <= c0 or r1 <= r0:
+            return None
+        X = (self.x[c0:c1] - self.shift)[None, :]
+        Y = self.y[r0:r1, None] - self.tilt * X
+        return (slice(r0, r1), slice(c0, c1)), X, Y
 
 
 class _Bands:
     """Accumulates curved bands (ribs, clavicles) evaluated only near their centre lines.
 
-    A band follows ``y = f(x)`` over a range of columns; for each column only the rows within
-    its half-width (stretched by the slope) are evaluated, all bands in one vectorised pass.
+    A band follows ``y = f(x)`` with one sample per image column (or, where it is steep,
+    ``x = f(y)`` with one sample per row); for each sample only the pixels within its half-width
+    (stretched by the slope) across the line are evaluated. Samples are grouped by how many
+    pixels they need and each group is one vectorised pass.
     """
 
-    def __init__(self, x: np.ndarray, y0: float, spacing: float, shape: tuple[int, int]) -> None:
-        self.x, self.y0, self.px, self.shape = x, y0, spacing, shape
-        self.cols: list[np.ndarray] = []
-        self.fy: list[np.ndarray] = []
-        self.slope: list[np.ndarray] = []
-        self.half: list[np.ndarray] = []
-        self.wall: list[np.ndarray] = []
-        self.gain: list[np.ndarray] = []
+    def __init__(self, grid: _Grid) -> None:
+        self.g = grid
+        self.parts: dict[int, list[tuple[np.ndarray, ...]]] = {0: [], 1: []}
 
-    def add(self, cols, fy, slope, half, wall, gain) -> None:
-        keep = (cols >= 0) & (cols < self.shape[1])
-        n = int(keep.sum())
-        if n == 0:
+    @staticmethod
+    def blend(angle: np.ndarray) -> np.ndarray:
+        """Weight of the column-wise part at ``angle`` (radians from horizontal): 1 below 35
+        degrees, 0 above 55; the row-wise part takes the rest, so the two join seamlessly."""
+        t = np.clip((np.deg2rad(55.0) - angle) / np.deg2rad(20.0), 0.0, 1.0)
+        return t * t * (3.0 - 2.0 * t)
+
+    @staticmethod
+    def _val(v, d: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(np.asarray(v(d) if callable(v) else v, np.float32), d.shape)
+
+    def add(self, side: float, origin: float, lo: float, hi: float, f, half, wall, gain) -> None:
+        """Add a band over distances ``lo..hi`` from ``origin`` on ``side`` (-1 or 1).
+
+        ``f(d) -> (y, dy/dd)``; ``half``, ``wall`` (cortex) and ``gain`` are mm, mm and a factor,
+        scalars or functions of the distance.
+        """
+        g = self.g
+        d_all = side * (g.x - g.shift - origin)
+        cols = np.flatnonzero((d_all >= lo) & (d_all < hi))
+        if cols.size == 0:
             return
-        self.cols.append(cols[keep])
-        self.fy.append(fy[keep])
-        self.slope.append(slope[keep])
-        for lst, v in ((self.half, half), (self.wall, wall), (self.gain, gain)):
-            lst.append(np.broadcast_to(np.asarray(v, np.float32), cols.shape)[keep])
+        d = d_all[cols].astype(np.float32)
+        fy, slope = f(d)
+        fy = fy + g.tilt * (g.x[cols] - g.shift)
+        centre = (fy - g.y0) / g.px - 0.5  # fractional row of the centre line
+        v = self._val
+        gain_v = v(gain, d) * self.blend(np.arctan(np.abs(slope)))
+        self._keep(0, cols, centre, slope, v(half, d), v(wall, d), gain_v)
+
+    def add_steep(
+        self,
+        side: float,
+        origin: float,
+        y_lo: float,
+        y_hi: float,
+        f,
+        half,
+        wall,
+        gain,
+        d_ref,
+    ) -> None:
+        """Add a steep band ``d = f(y)`` (distance from the midline as a function of height)."""
+        g = self.g
+        x_ref = side * d_ref + origin
+        yy = g.y - g.tilt * x_ref
+        rows = np.flatnonzero((yy >= y_lo) & (yy < y_hi))
+        if rows.size == 0:
+            return
+        y = yy[rows].astype(np.float32)
+        d, slope = f(y)
+        centre = (side * d + origin + g.shift - g.x0) / g.px - 0.5
+        v = self._val
+        gain_v = v(gain, d) * (1.0 - self.blend(0.5 * np.pi - np.arctan(np.abs(slope))))
+        self._keep(1, rows, centre, slope, v(half, d), v(wall, d), gain_v)
+
+    def add_arcs(self, t: dict[str, np.ndarray]) -> None:
+        """Add many elliptical arcs at once (the ribs), each split into a flat part evaluated
+        column by column and a steep part evaluated row by row, blended around 45 degrees.
+
+        ``t`` holds equal-length arrays: ``side``, ``origin`` (mm), the ellipse ``cx, A, B, yc``
+        (in distance from the midline and y), ``sgn`` (-1 upper arc, +1 lower arc), the ranges
+        ``d_lo, d_hi`` (flat part) and ``y_lo, y_hi`` (steep part), ``half, wall, gain`` and
+        ``fade_at`` (the gain ramps up over 22 mm from there: costal cartilage is not seen).
+        """
+        g = self.g
+        col = {k: np.asarray(v, np.float32)[:, None] for k, v in t.items()}
+
+        def fade(p: np.ndarray, d: np.ndarray) -> np.ndarray:
+            return t["gain"][p] * np.clip((d - t["fade_at"][p]) / 22.0, 0.0, 1.0)
+
+        # flat parts: one sample per column
+        dd = col["side"] * (g.x[None, :] - g.shift - col["origin"])
+        p, c = np.nonzero((dd >= col["d_lo"]) & (dd < col["d_hi"]))
+        d = dd[p, c]
+        q = np.clip((d - t["cx"][p]) / t["A"][p], -0.999, 0.999)
+        root = np.sqrt(1.0 - q * q)
+        fy = t["yc"][p] + t["sgn"][p] * t["B"][p] * root + g.tilt * (g.x[c] - g.shift)
+        slope = t["B"][p] * np.abs(q) / (t["A"][p] * root)
+        gain = fade(p, d) * self.blend(np.arctan(slope))
+        self._keep(0, c, (fy - g.y0) / g.px - 0.5, slope, t["half"][p], t["wall"][p], gain)
+        # steep parts: one sample per row
+        x_ref = t["side"] * (t["cx"] + t["A"]) + t["origin"]
+        yy = g.y[None, :] - g.tilt * x_ref[:, None]
+        p, r = np.nonzero((yy >= col["y_lo"]) & (yy < col["y_hi"]))
+        q = np.clip(t["sgn"][p] * (yy[p, r] - t["yc"][p]) / t["B"][p], 0.0, 0.9999)
+        root = np.sqrt(1.0 - q * q)
+        d = t["cx"][p] + t["A"][p] * root
+        slope = t["A"][p] * q / (t["B"][p] * root)
+        centre = (t["side"][p] * d + t["origin"][p] + g.shift - g.x0) / g.px - 0.5
+        gain = fade(p, d) * (1.0 - self.blend(0.5 * np.pi - np.arctan(slope)))
+        self._keep(1, r, centre, slope, t["half"][p], t["wall"][p], gain)
+
+    def _keep(self, axis: int, *arrays: np.ndarray) -> None:
+        """Store the samples that add anything (gain > 0)."""
+        k = arrays[-1] > 0
+        if k.any():
+            self.parts[axis].append(tuple(np.asarray(x)[k] for x in arrays))
 
     def render(self) -> np.ndarray:
-        out = np.zeros(self.shape[0] * self.shape[1], np.float32)
-        if not self.cols:
-            return out.reshape(self.shape)
-        cols = np.concatenate(self.cols)
-        fy = np.concatenate(self.fy)
-        stretch = np.sqrt(1.0 + np.minimum(np.concatenate(self.slope) ** 2, 36.0))
-        half = np.concatenate(self.half)
-        wall = np.concatenate(self.wall)
-        gain = np.concatenate(self.gain)
-        reach = int(np.ceil((half * stretch).max() / self.px)) + 2
-        offs = np.arange(-reach, reach + 1, dtype=np.float32)
-        row_c = (fy - self.y0) / self.px - 0.5  # fractional row of the centre line
-        rows = np.round(row_c)[:, None] + offs[None, :]
-        d = (rows - row_c[:, None]) * self.px / stretch[:, None]  # perpendicular distance, mm
-        r = half[:, None]
-        ri = np.maximum(r - wall[:, None], 0.0)
-        # a tube with a dense cortex: outer chord minus a part of the inner (marrow) chord
-        val = (_chord(d, r) - 0.72 * _chord(d, ri)) * gain[:, None] / 10.0
-        ok = (rows >= 0) & (rows < self.shape[0]) & (val > 0)
-        idx = (
-            rows[ok].astype(np.int64) * self.shape[1] + np.broadcast_to(cols[:, None], ok.shape)[ok]
-        )
-        out += np.bincount(idx, weights=val[ok], minlength=out.size).astype(np.float32)
-        return out.reshape(self.shape)
+        g = self.g
+        h, w = g.shape
+        out = np.zeros(h * w, np.float32)
+        idxs: list[np.ndarray] = []
+        vals: list[np.ndarray] = []
+        for axis, parts in self.parts.items():
+            if not parts:
+                continue
+            lines, centre, slope, half, wall, gain = (
+                np.concatenate(p) for p in zip(*parts, strict=True)
+            )
+            stretch = np.sqrt(1.0 + np.minimum(slope.astype(np.float32) ** 2, 16.0))
+            need = np.ceil(half * stretch / g.px).astype(int) + 1
+            bins = (need + 1) // 2 * 2  # reach in pixels, in steps of two
+            n_across = h if axis == 0 else w
+            for b in np.unique(bins):
+                k = bins == b
+                offs = np.arange(-b, b + 1, dtype=np.float32)
+                across = np.round(centre[k])[:, None] + offs[None, :]
+                dist = (across - centre[k][:, None]) * g.px / stretch[k][:, None]
+                r = half[k][:, None]
+                ri = np.maximum(r - wall[k][:, None], 0.0)
+                # a tube with a dense cortex: outer chord minus most of the marrow chord
+                v = (_chord(dist, r) - 0.75 * _chord(dist, ri)) * gain[k][:, None] / 10.0
+                ok = (across >= 0) & (across < n_across) & (v > 0)
+                a_i = across[ok].astype(np.int64)
+                l_i = np.broadcast_to(lines[k][:, None], ok.shape)[ok]
+                idxs.append(a_i * w + l_i if axis == 0 else l_i * w + a_i)
+                vals.append(v[ok])
+        if idxs:  # one scatter-add for everything
+            out += np.bincount(
+                np.concatenate(idxs), weights=np.concatenate(vals), minlength=out.size
+            ).astype(np.float32)
+        return out.reshape(g.shape)
 
 
 def _capsules(
-    shape: tuple[int, int],
-    x0: float,
-    y0: float,
-    px: float,
-    segs: np.ndarray,
+    shape: tuple[int, int], x0: float, y0: float, px: float, segs: np.ndarray
 ) -> np.ndarray:
     """Sum of tapered cylinders (vessels, airways), each evaluated in its bounding box.
 
-    ``segs`` rows are (xa, ya, xb, yb, ra, rb) in mm; the radius goes linearly from ra to rb.
+    ``segs`` rows are (xa, ya, xb, yb, ra, rb) in image mm; the radius goes linearly from ra
+    to rb. ``x0, y0`` are the coordinates of the image's top-left pixel corner.
     """
     out = np.zeros(shape[0] * shape[1], np.float32)
     if len(segs) == 0:
         return out.reshape(shape)
     segs = np.asarray(segs, np.float32)
-    # group segments by bounding-box size so that each group is one vectorised evaluation
     rmax = np.maximum(segs[:, 4], segs[:, 5])
-    ext = np.maximum(np.abs(segs[:, 2] - segs[:, 0]), np.abs(segs[:, 3] - segs[:, 1])) + 2 * rmax
-    size = np.ceil(ext / px).astype(int) + 3
-    bins = np.minimum(np.ceil(np.log2(np.maximum(size, 4))).astype(int), 12)
-    for b in np.unique(bins):
-        g = segs[bins == b]
-        n = 2**b + 1
-        xa, ya, xb, yb, ra, rb = (g[:, i, None, None] for i in range(6))
-        c0 = np.floor((np.minimum(g[:, 0], g[:, 2]) - np.maximum(g[:, 4], g[:, 5]) - x0) / px)
-        r0 = np.floor((np.minimum(g[:, 1], g[:, 3]) - np.maximum(g[:, 4], g[:, 5]) - y0) / px)
-        c0, r0 = c0.astype(int) - 1, r0.astype(int) - 1
-        ar = np.arange(n)
-        rows = r0[:, None, None] + ar[None, :, None]
-        cols = c0[:, None, None] + ar[None, None, :]
-        py = y0 + (rows + 0.5) * px
-        pxx = x0 + (cols + 0.5) * px
+    # group segments by the (power-of-two) size of their bounding box, rows and columns apart
+    ext_c = np.abs(segs[:, 2] - segs[:, 0]) + 2 * rmax
+    ext_r = np.abs(segs[:, 3] - segs[:, 1]) + 2 * rmax
+    bc = np.minimum(np.ceil(np.log2(np.maximum(ext_c / px + 3, 4))).astype(int), 12)
+    br = np.minimum(np.ceil(np.log2(np.maximum(ext_r / px + 3, 4))).astype(int), 12)
+    key = br * 16 + bc
+    idxs: list[np.ndarray] = []
+    vals: list[np.ndarray] = []
+    for kb in np.unique(key):
+        gsg = segs[key == kb]
+        nr, nc = 2 ** (kb // 16) + 1, 2 ** (kb % 16) + 1
+        xa, ya, xb, yb, ra, rb = (gsg[:, i, None, None] for i in range(6))
+        rm = np.maximum(gsg[:, 4], gsg[:, 5])
+        c0 = np.floor((np.minimum(gsg[:, 0], gsg[:, 2]) - rm - x0) / px).astype(int) - 1
+        r0 = np.floor((np.minimum(gsg[:, 1], gsg[:, 3]) - rm - y0) / px).astype(int) - 1
+        rows = r0[:, None, None] + np.arange(nr)[None, :, None]
+        cols = c0[:, None, None] + np.arange(nc)[None, None, :]
+        py = (y0 + (rows + 0.5) * px).astype(np.float32)
+        pxx = (x0 + (cols + 0.5) * px).astype(np.float32)
         dx, dy = xb - xa, yb - ya
         ll = np.maximum(dx * dx + dy * dy, 1e-6)
-        t = np.clip(((pxx - xa) * dx + (py - ya) * dy) / ll, 0.0, 1.0)
-        d = np.hypot(pxx - (xa + t * dx), py - (ya + t * dy))
+        t_raw = ((pxx - xa) * dx + (py - ya) * dy) / ll
+        t = np.clip(t_raw, 0.0, 1.0)
+        ex, ey = pxx - (xa + t * dx), py - (ya + t * dy)
         r = ra + t * (rb - ra)
-        val = _chord(d, r) / 10.0
-        ok = (rows >= 0) & (rows < shape[0]) & (cols >= 0) & (cols < shape[1]) & (val > 0)
-        idx = np.broadcast_to(rows, ok.shape)[ok] * shape[1] + np.broadcast_to(cols, ok.shape)[ok]
-        out += np.bincount(idx, weights=val[ok], minlength=out.size).astype(np.float32)
+        v = 2.0 * np.sqrt(np.maximum(r * r - ex * ex - ey * ey, 0.0)) / 10.0
+        # flat ends: joints of a tree do not pile up into beads
+        v = v * ((t_raw >= 0.0) & (t_raw <= 1.0))
+        ok = (rows >= 0) & (rows < shape[0]) & (cols >= 0) & (cols < shape[1]) & (v > 0)
+        idxs.append(
+            np.broadcast_to(rows, ok.shape)[ok] * shape[1] + np.broadcast_to(cols, ok.shape)[ok]
+        )
+        vals.append(v[ok])
+    out += np.bincount(
+        np.concatenate(idxs), weights=np.concatenate(vals), minlength=out.size
+    ).astype(np.float32)
     return out.reshape(shape)
-
-
-# --------------------------------------------------------------------------- anatomy
-
-
-def _lung_geometry(a: Anatomy) -> dict[str, float]:
-    top = a.top
-    cp = top + a.height  # costophrenic angles
-    dome_r = cp - 40.0 - 16.0 * a.inspiration * 0 - 4.0  # right dome apex (image left)
-    return {"top": top, "cp": cp, "dome_r": dome_r, "dome_l": dome_r + 14.0}
 
 
 def _vessel_tree(
@@ -270,174 +370,180 @@ def _vessel_tree(
     angle: float,
     radius: float,
     length: float,
-    inside,
+    inside: Callable[[np.ndarray, np.ndarray], np.ndarray],
     depth: int,
-) -> list[tuple[float, float, float, float, float, float]]:
-    """Segments (xa, ya, xb, yb, ra, rb) of a branching tree, generation by generation."""
-    segs: list[tuple[float, float, float, float, float, float]] = []
-    front = [(start[0], start[1], angle, radius, length)]
+    min_radius: float = 0.4,
+) -> np.ndarray:
+    """Segments (xa, ya, xb, yb, ra, rb) of a branching tree, one generation at a time."""
+    return _vessel_forest(
+        rng, np.array([[start[0], start[1], angle, radius, length]]), inside, depth, min_radius
+    )
+
+
+def _vessel_forest(
+    rng: np.random.Generator,
+    front: np.ndarray,
+    inside: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    depth: int,
+    min_radius: float = 0.4,
+) -> np.ndarray:
+    """Grow trees from ``front`` rows (x, y, angle, radius, length), all branches at once.
+
+    Each branch ends where it leaves ``inside`` (shortened and thinned) or splits in two
+    children that share its cross-section, turn apart and get shorter.
+    """
+    out = []
+    front = np.asarray(front, np.float64).reshape(-1, 5)
     for _gen in range(depth):
-        nxt = []
-        if not front:
+        if len(front) == 0:
             break
-        arr = np.array(front, np.float64)
-        xe = arr[:, 0] + arr[:, 4] * np.cos(arr[:, 2])
-        ye = arr[:, 1] + arr[:, 4] * np.sin(arr[:, 2])
+        x, y, ang, r, ln = front.T
+        xe, ye = x + ln * np.cos(ang), y + ln * np.sin(ang)
         ok = inside(xe, ye)
-        for (xs, ys, ang, r, ln), x1, y1, good in zip(front, xe, ye, ok, strict=True):
-            r1 = r * 0.82
-            if not good:
-                # end the branch at the lung edge, thin
-                segs.append((xs, ys, xs + 0.5 * (x1 - xs), ys + 0.5 * (y1 - ys), r, r * 0.5))
-                continue
-            segs.append((xs, ys, float(x1), float(y1), r, r1))
-            if r1 < 0.45:
-                continue
-            spread = rng.uniform(0.30, 0.62)
-            bias = rng.normal(0.0, 0.12)
-            share = rng.uniform(0.45, 0.55)
-            for sgn, frac in ((1.0, share), (-1.0, 1.0 - share)):
-                nr = r1 * np.sqrt(frac) * 1.12
-                na = ang + sgn * spread * (1.0 - frac + 0.2) + bias + rng.normal(0, 0.08)
-                nl = ln * rng.uniform(0.72, 0.92)
-                nxt.append((float(x1), float(y1), float(na), float(nr), float(nl)))
-        front = nxt
-    return segs
+        r1 = r * 0.88
+        # branches leaving the lung stop there, thin
+        stop = ~ok
+        out.append(
+            np.stack(
+                [
+                    x[stop],
+                    y[stop],
+                    x[stop] + 0.4 * (xe[stop] - x[stop]),
+                    y[stop] + 0.4 * (ye[stop] - y[stop]),
+                    r[stop],
+                    0.6 * r[stop],
+                ],
+                1,
+            )
+        )
+        out.append(np.stack([x[ok], y[ok], xe[ok], ye[ok], r[ok], r1[ok]], 1))
+        grow = ok & (r1 >= min_radius)
+        n = int(grow.sum())
+        spread = rng.uniform(0.35, 0.7, n)
+        share = rng.uniform(0.4, 0.6, n)
+        bias = rng.normal(0.0, 0.1, n)
+        kids = []
+        for sgn, frac in ((1.0, share), (-1.0, 1.0 - share)):
+            na = ang[grow] + sgn * spread * (1.1 - frac) + bias + rng.normal(0, 0.08, n)
+            nl = ln[grow] * rng.uniform(0.7, 0.9, n)
+            kids.append(np.stack([xe[grow], ye[grow], na, r1[grow] * np.sqrt(frac) * 1.1, nl], 1))
+        front = np.concatenate(kids)
+    return np.concatenate(out).astype(np.float32) if out else np.zeros((0, 6), np.float32)
+
+
+# --------------------------------------------------------------------------- anatomy
+
+
+@dataclass(frozen=True)
+class _Frame:
+    """Derived landmarks (patient mm)."""
+
+    top: float
+    cp: float
+    dome: tuple[float, float]  # dome apex y, right then left
+    width: tuple[float, float]  # inner half-widths, right then left
+    apex_x: float
+    med_x: float
+    knob_y: float
+
+    def _dome(self, t: np.ndarray, radius: float) -> np.ndarray:
+        """Half-width of a round apex of ``radius`` mm at relative height ``t``."""
+        return np.sqrt(2.0 * radius * np.maximum(t * (self.cp - self.top), 0.0))
+
+    def lateral(self, t: np.ndarray, side: int) -> np.ndarray:
+        """Distance of the inner chest wall from the midline at relative height ``t``."""
+        w = self.width[side]
+        tt = np.minimum(t / 0.9, 1.0)
+        narrow = 0.03 * w * np.clip((t - 0.9) / 0.1, 0.0, 1.5)
+        body = (w - self.apex_x) * (1.0 - (1.0 - tt) ** 2) ** 0.8
+        return self.apex_x + np.maximum(body, self._dome(t, 0.1 * w)) - narrow
+
+    def medial(self, t: np.ndarray) -> np.ndarray:
+        tm = np.minimum(t / 0.2, 1.0)
+        inward = (self.apex_x - self.med_x) * np.sqrt(1.0 - (1.0 - tm) ** 2)
+        return self.apex_x - np.minimum(
+            np.maximum(inward, self._dome(t, 6.0)), self.apex_x - self.med_x
+        )
+
+    def dome_y(self, d: np.ndarray, side: int) -> np.ndarray:
+        """The diaphragm at distance ``d`` from the midline."""
+        w = self.width[side]
+        xd = 0.45 * w
+        k = np.where(d > xd, (self.cp + 4.0 - self.dome[side]) / (w - xd) ** 2, 14.0 / xd**2)
+        return self.dome[side] + k * (d - xd) ** 2
+
+
+def _frame(a: Anatomy) -> _Frame:
+    cp = a.top + a.height
+    dome_r = cp - 42.0 - 16.0 * (a.inspiration - 0.6)
+    w_r = a.width * (1.0 - 0.004 * a.rotation)  # rotation about the long axis: unequal lungs
+    w_l = a.width * (1.0 + 0.004 * a.rotation)
+    apex = 0.36 * a.width
+    return _Frame(a.top, cp, (dome_r, dome_r + 13.0), (w_r, w_l), apex, 14.0, a.top + 68.0)
 
 
 def render_phantom(anatomy: Anatomy, shape: tuple[int, int], spacing: float) -> Phantom:
     """Render the maps of ``anatomy`` on an image of ``shape`` with ``spacing`` mm pixels."""
     a = anatomy
+    g = _Grid(shape, spacing, a.shift_x, a.tilt)
+    f = _frame(a)
     rng = np.random.default_rng([a.seed, 99])
-    x, y = _grid(shape, spacing)
-    g = _lung_geometry(a)
-    # image coordinates relative to the patient: shift and in-plane tilt (a shear, small angles)
-    xs = x - a.shift_x  # (W,)
-    X = xs[None, :]
-    Y = y[:, None] - a.tilt * X  # (H, W)
-
-    # ---------------------------------------------------------------- lungs
-    top, cp = g["top"], g["cp"]
-    wid = a.width
-    sides = np.zeros(shape, np.uint8)
-    lung = np.zeros(shape, np.float32)
-    t = np.clip((Y - top) / (cp - top), 0.0, 1.2)
-    # per side: lateral and medial bounds (x measured away from the midline)
-    rot = a.rotation
-    for s, label in ((-1.0, 1), (1.0, 2)):
-        xp = s * X  # away from the midline
-        w_s = wid * (1.0 + 0.004 * s * rot)  # vertical-axis rotation: one lung looks wider
-        apex = 42.0 + 0.05 * wid
-        tt = np.minimum(t / 0.82, 1.0)
-        x_lat = (
-            apex
-            + (w_s - apex) * np.sqrt(1.0 - (1.0 - tt) ** 2.2)
-            - 0.04 * w_s * np.clip((t - 0.82) / 0.18, 0, 1)
-        )
-        tm = np.minimum(t / 0.22, 1.0)
-        med = 16.0 + 2.0 * s
-        x_med = apex - (apex - med) * np.sqrt(1.0 - (1.0 - tm) ** 2)
-        # diaphragm dome: apex at 45 % of the width, down to the costophrenic angle laterally
-        d_ap = g["dome_r"] if s < 0 else g["dome_l"]
-        d_ap += 18.0 * (0.6 - a.inspiration)
-        xd = 0.42 * w_s
-        k = np.where(xp > xd, (cp + 6.0 - d_ap) / (w_s - xd) ** 2, 28.0 / xd**2)
-        dome = d_ap + k * (xp - xd) ** 2
-        u = (xp - x_med) / np.maximum(x_lat - x_med, 1e-3)
-        inside = (u > 0) & (u < 1) & (Y > top) & (Y < dome)
-        prof = np.sqrt(np.clip(4.0 * u * (1.0 - u), 0.0, 1.0)) * np.clip(1.6 * (1 - u) + 0.3, 0, 1)
-        prof = np.sqrt(prof)
-        depth = a.lung_depth * (0.40 + 0.60 * np.sqrt(np.clip(t, 0, 1)))
-        # lung under the dome: the posterior recess, thin and fading
-        below = np.clip((Y - dome) / 1.2, 0.0, None)
-        recess = np.where(Y < dome, 1.0, 0.28 * np.exp(-below * 1.2 / 20.0))
-        lung_s = depth * prof * recess * ((u > 0) & (u < 1) & (Y > top))
-        lung += lung_s.astype(np.float32)
-        sides[inside] = label
-    g["x_dome"] = 0.42 * wid
-
-    # fine lung texture (interstitium): a few per cent of the lung path
-    tex = _smooth_noise(rng, shape, 3, 0.8)
-    lung *= 1.0 + 0.05 * tex
-
-    # ---------------------------------------------------------------- heart
-    thor = 2.0 * wid
-    ah = a.ctr * thor / 2.0 / (0.93 + 0.1 * np.sin(a.heart_tilt))  # semi-axes
-    bh = ah * 0.80
-    hx = 0.22 * ah * 1.6 + a.rotation * 0.5  # centre sits to the patient's left
-    hy = g["dome_r"] + 18.0 * (0.6 - a.inspiration) - 0.35 * bh
-    heart_geo = {"cx": hx, "cy": hy, "a": ah, "b": bh, "tilt": a.heart_tilt, "hmax": 11.0}
-    heart = heart_map(X, Y, heart_geo)
-
-    # ---------------------------------------------------------------- mediastinum
-    # upper mediastinum: great vessels; aortic knob to the patient's left; a descending aorta
-    yy = Y
-    hw = 24.0 + 6.0 * np.clip((yy - (top + 30)) / 80.0, 0, 1)
-    knob_y = hy - bh - 35.0
-    knob = 16.0 * np.exp(-(((yy - knob_y) / 14.0) ** 2))
-    hw_l = hw + knob + 6.0
-    hw_r = hw + 4.0 * np.exp(-(((yy - (knob_y + 30)) / 30.0) ** 2))  # SVC, right
-    xm = X - a.rotation * 0.3
-    half = np.where(xm > 0, hw_l, hw_r)
-    medi = 16.0 * np.sqrt(np.clip(1.0 - (xm / half) ** 2, 0.0, 1.0)) ** 0.5
-    medi *= (yy > top - 40).astype(np.float32)
-    # descending aorta behind the heart, on the patient's left
-    aorta = 8.0 * np.sqrt(np.clip(1.0 - ((xm - 26.0) / 14.0) ** 2, 0.0, 1.0))
-    aorta = aorta * ((yy > knob_y) & (yy < g["dome_l"] + 20))
-    medi = np.maximum(medi, aorta).astype(np.float32)
-
-    # ---------------------------------------------------------------- body outline
-    wall = a.wall
-    ybody = y[:, None] - a.tilt * X
-    aw = wid + wall + 8.0
-    # shoulders widen above the apices
-    sh = np.clip((top + 30.0 - ybody) / 40.0, 0.0, 1.0)
-    aw_y = aw + 55.0 * sh
-    body = a.body_depth * np.sqrt(np.clip(1.0 - (X / aw_y) ** 2, 0.0, 1.0)) ** 0.45
-    # the neck, above the shoulders
-    neck = 12.0 * np.sqrt(np.clip(1.0 - (X / 58.0) ** 2, 0.0, 1.0))
-    body = np.maximum(body * (1.0 - 0.35 * sh), neck)
-    # abdomen: thicker below the domes
-    body += 3.0 * np.clip((ybody - cp) / 40.0, 0.0, 1.0) * (body > 0)
-    if a.breast > 0:
-        for s in (-1.0, 1.0):
-            bx, by = s * (0.62 * wid), cp - 58.0
-            ra, rb = 78.0 * a.breast**0.3, 62.0 * a.breast**0.3
-            q = ((X - bx) / ra) ** 2 + ((ybody - by) / rb) ** 2
-            # fades upwards, sharp lower margin
-            up = np.clip((ybody - (by - rb)) / (1.6 * rb), 0.0, 1.0)
-            body += (4.5 * a.breast * np.sqrt(np.clip(1.0 - q, 0.0, 1.0)) * up).astype(np.float32)
-    # gastric bubble under the patient's left dome
-    gx, gy = 0.45 * wid, g["dome_l"] + 18.0 * (0.6 - a.inspiration) + 30.0
-    gas = 3.0 * np.sqrt(np.clip(1.0 - ((X - gx) / 32.0) ** 2 - ((ybody - gy) / 16.0) ** 2, 0, 1))
-    body = (body - gas).astype(np.float32)
-
-    # ---------------------------------------------------------------- bone
-    bone, rib_band = _bones(a, g, x, y, shape, spacing, X, Y)
-    rib_mask = rib_band > 0.02
-
-    # ---------------------------------------------------------------- vessels and airways
-    vessels = _vessels(a, g, sides, x, y, shape, spacing)
-    air_way = _airways(a, g, x, y, shape, spacing, knob_y)
-    body = body - air_way
-    vessels *= ndimage.gaussian_filter((lung > 0.5).astype(np.float32), 2.0)
-
+    lung, sides = _lungs(a, f, g)
+    heart, heart_geo = _heart(a, f, g)
+    medi = _mediastinum(a, f, g, heart_geo)
+    # the lung fields are where the lungs are seen: not behind the heart or the mediastinum
+    sides[(sides > 0) & (lung - medi - 0.9 * heart < 0.4 * lung)] = 0
+    body = _body(a, f, g)
+    bone, ribs = _bones(a, f, g)
+    vessels = _vessels(a, f, g, sides)
+    body -= _airways(a, f, g)
+    # fine interstitial texture: a few per cent of the lung path
+    lung *= 1.0 + 0.02 * smooth_noise(rng, shape, max(int(1.5 / spacing), 1), 1.2)
     return Phantom(
         anatomy=a,
         shape=shape,
         spacing=spacing,
-        body=body.astype(np.float32),
-        bone=bone.astype(np.float32),
-        lung=lung.astype(np.float32),
-        mediastinum=medi.astype(np.float32),
-        heart=heart.astype(np.float32),
-        vessels=vessels.astype(np.float32),
+        body=body,
+        bone=bone,
+        lung=lung,
+        mediastinum=medi,
+        heart=heart,
+        vessels=vessels,
         sides=sides,
-        rib_mask=rib_mask,
+        rib_mask=ribs > 0.02,
         heart_geometry=heart_geo,
-        x=x,
-        y=y,
+        x=g.x,
+        y=g.y,
     )
+
+
+def _lungs(a: Anatomy, f: _Frame, g: _Grid) -> tuple[np.ndarray, np.ndarray]:
+    lung = np.zeros(g.shape, np.float32)
+    sides = np.zeros(g.shape, np.uint8)
+    span = f.cp - f.top
+    skew = np.log(0.5) / np.log(0.62)  # thickest 62 % of the way out
+    for side, s, label in ((0, -1.0, 1), (1, 1.0, 2)):
+        w = f.width[side]
+        lo, hi = (-(w + 4.0), -f.med_x + 2) if s < 0 else (f.med_x - 2, w + 4.0)
+        win = g.window(lo, hi, f.top - 2.0, f.cp + 60.0)
+        if win is None:
+            continue
+        sl, X, Y = win
+        d = s * X
+        t = np.clip((Y - f.top) / span, 0.0, 1.3)
+        x_lat = f.lateral(t, side)
+        x_med = f.medial(t)
+        u = (d - x_med) / np.maximum(x_lat - x_med, 1e-3)
+        band = (u > 0) & (u < 1) & (Y > f.top)
+        uu = np.clip(u, 0.0, 1.0) ** skew
+        prof = np.sqrt(np.clip(4.0 * uu * (1.0 - uu), 0.0, 1.0))
+        depth = a.lung_depth * (0.35 + 0.65 * np.sqrt(np.minimum(t, 1.0)))
+        dome = f.dome_y(d, side)
+        # under the dome: the posterior recess, thin and fading
+        recess = np.where(Y < dome, 1.0, 0.2 * np.exp(-np.maximum(Y - dome, 0.0) / 18.0))
+        lung[sl] += (depth * prof * recess * band).astype(np.float32)
+        sides[sl][band & (Y < dome)] = label
+    return lung, sides
 
 
 def heart_map(X: np.ndarray, Y: np.ndarray, geo: dict[str, float]) -> np.ndarray:
@@ -447,128 +553,270 @@ def heart_map(X: np.ndarray, Y: np.ndarray, geo: dict[str, float]) -> np.ndarray
     u = (c * dx + s * dy) / geo["a"]
     v = (-s * dx + c * dy) / geo["b"]
     q = 1.0 - u * u - v * v
-    return (geo["hmax"] * np.sqrt(np.clip(q, 0.0, 1.0)) ** 0.8).astype(np.float32)
+    return (geo["hmax"] * np.sqrt(np.clip(q, 0.0, 1.0)) ** 0.7).astype(np.float32)
 
 
-def _side_cols(x: np.ndarray, s: float, origin: float, lo: float, hi: float) -> np.ndarray:
-    """Distances from ``origin`` (away from the midline, side ``s``) of the image columns
-    lying between ``lo`` and ``hi``: one sample per column."""
-    d = s * (x - origin)
-    return np.sort(d[(d >= lo) & (d < hi)]).astype(np.float32)
+def _heart(a: Anatomy, f: _Frame, g: _Grid) -> tuple[np.ndarray, dict[str, float]]:
+    """The cardiac silhouette, row by row between a right and a left border, on the domes.
+
+    The transverse diameter is ``ctr`` times the inner thoracic width: 37 % of it right of the
+    midline (the convex right atrium), 63 % left (the ventricle, widest where the apex meets
+    the left dome). The top narrows into the mediastinum; the bottom hides below the domes.
+    """
+    thorax = f.width[0] + f.width[1]
+    diam = a.ctr * thorax
+    shift = 0.4 * a.rotation
+    bottom = f.dome[1] + 4.0
+    top = bottom - (0.62 + 0.15 * np.cos(a.heart_tilt)) * diam
+    win = g.window(-0.45 * diam + shift, 0.7 * diam + shift, top - 5.0, bottom + 60.0)
+    heart = np.zeros(g.shape, np.float32)
+    if win is not None:
+        sl, X, Y = win
+        t = np.clip((Y - top) / (bottom - top), 0.0, 1.0)
+        # left border: from the pulmonary trunk out to the apex, convex
+        x_l = (0.16 + 0.47 * np.sin(0.5 * np.pi * t**0.85)) * diam
+        # right border: the right atrium bulges most at two thirds of the height
+        x_r = -(0.08 + 0.29 * np.sin(np.pi * np.clip(0.2 + 0.75 * t, 0, 1)) ** 0.6) * diam
+        xc, hw = (x_l + x_r) / 2 + shift, (x_l - x_r) / 2
+        q = 1.0 - ((X - xc) / hw) ** 2
+        cap = np.sqrt(np.clip((Y - top) / (0.12 * diam), 0.0, 1.0))  # rounded top
+        below = np.exp(-np.maximum(Y - bottom, 0.0) / 25.0)  # fades into the abdomen
+        heart[sl] = 11.5 * np.sqrt(np.clip(q, 0.0, 1.0)) ** 0.7 * cap * below
+    geo = {
+        "cx": 0.13 * diam + shift,
+        "cy": bottom - 0.1 * diam,
+        "top": top,
+        "diameter": diam,
+        "hmax": 11.5,
+    }
+    return heart, geo
 
 
-def _bones(a, g, x, y, shape, px, X, Y):
-    """Spine, ribs, clavicles, scapulae; returns (bone map, rib-only map)."""
-    rng = np.random.default_rng([a.seed, 5])
-    bands = _Bands(x, float(y[0] - px / 2), px, shape)
-    spine_x = a.shift_x + a.rotation
-    top, wid = g["top"], a.width
-    # ribs: posterior arcs from the spine, anterior arcs from the lateral wall down medially
-    for i in range(12):
-        yi = top - 6.0 + i * a.rib_spacing * (0.92 + 0.016 * i) + rng.normal(0, 1.0)
-        frac = min(1.0, 0.48 + 0.11 * i) if i < 5 else 1.0 - 0.015 * (i - 5)
-        A = (wid + 6.0) * frac  # lateral reach from the spine
-        B = 26.0 + 3.6 * min(i, 7) + rng.normal(0, 1.5)
+def _mediastinum(a: Anatomy, f: _Frame, g: _Grid, hg: dict[str, float]) -> np.ndarray:
+    medi = np.zeros(g.shape, np.float32)
+    win = g.window(-80.0, 80.0, f.top - 60.0, f.dome[1] + 40.0)
+    if win is None:
+        return medi
+    sl, X, Y = win
+    xm = X - 0.3 * a.rotation
+    heart_top = hg["top"]
+    # the widths vary along the height only: computed per row (the tilt is negligible here)
+    yr = Y[:, :1] + g.tilt * X[:, :1]
+    hw = 21.0 + 12.0 * np.clip((yr - (f.top + 20.0)) / (heart_top - f.top - 20.0), 0.0, 1.0) ** 2
+    knob = 15.0 * np.exp(-(((yr - f.knob_y) / 13.0) ** 2))  # aortic knob, patient's left
+    svc = 5.0 * np.exp(-(((yr - (f.knob_y + 35.0)) / 30.0) ** 2))  # SVC, patient's right
+    # the borders undulate gently (vessels, fat), differently on each side
+    rng = np.random.default_rng([a.seed, 13])
+    ph1, ph2 = rng.uniform(0, 2 * np.pi, 2)
+    wav_l = 2.5 * np.sin(yr / 23.0 + ph1) + 1.5 * np.sin(yr / 9.0 + ph2)
+    wav_r = 2.5 * np.sin(yr / 19.0 + ph2) + 1.5 * np.sin(yr / 11.0 + ph1)
+    half = np.where(xm > 0, hw + knob + 4.0 + wav_l, hw + svc + wav_r)
+    m = 15.0 * np.sqrt(np.clip(1.0 - (xm / half) ** 2, 0.0, 1.0)) ** 0.6
+    m *= np.clip((Y - (f.top - 50.0)) / 20.0, 0.0, 1.0)
+    # below the top of the heart, the heart is the mediastinum: the band thins out
+    m *= 1.0 - 0.6 * np.clip((Y - heart_top) / (hg["cy"] - heart_top), 0.0, 1.0)
+    # descending aorta behind the heart on the patient's left, fading into the abdomen
+    ao = 7.0 * np.sqrt(np.clip(1.0 - ((xm - 24.0) / 13.0) ** 2, 0.0, 1.0))
+    ao = ao * ((Y > f.knob_y) & (Y < f.dome[1] + 30.0))
+    medi[sl] = np.maximum(m, ao)
+    return medi
+
+
+def _body(a: Anatomy, f: _Frame, g: _Grid) -> np.ndarray:
+    X = (g.x - g.shift)[None, :]
+    Y = g.y[:, None] - g.tilt * X
+    aw = max(f.width) + a.wall + 10.0
+    sh = np.clip((f.top + 25.0 - Y) / 45.0, 0.0, 1.0)  # shoulders above the apices
+    aw_y = aw + 55.0 * sh
+    body = a.body_depth * np.sqrt(np.clip(1.0 - (X / aw_y) ** 2, 0.0, 1.0)) ** 0.8
+    # the top of the shoulders slopes from the neck down to the acromion
+    y_sh = f.top - 42.0 + 30.0 * np.clip((np.abs(X) - 50.0) / (aw - 40.0), 0.0, 1.2) ** 0.7
+    body *= (1.0 - 0.55 * sh) * np.clip((Y - y_sh) / 12.0, 0.0, 1.0)
+    neck = 12.0 * np.sqrt(np.clip(1.0 - (X / 58.0) ** 2, 0.0, 1.0))
+    body = np.maximum(body, neck)
+    body += 3.0 * np.clip((Y - f.cp) / 40.0, 0.0, 1.0) * (body > 0)  # the abdomen
+    body = body.astype(np.float32)
+    if a.breast > 0:
         for s in (-1.0, 1.0):
-            xc = 20.0 + 0.05 * A
-            yc = yi + B * np.sqrt(1.0 - min((xc - 12.0) / A, 0.9) ** 2) * 0.0 + B
-            # posterior arc: upper half of an ellipse centred (xc, yc)
-            xp = _side_cols(x, s, spine_x, 12.0, xc + A)
-            q = np.clip((xp - xc) / A, -1.0, 0.9999)
-            fy = yc - B * np.sqrt(1.0 - q * q) + rng.normal(0, 0.5)
-            slope = B * q / (A * np.sqrt(1.0 - q * q))
-            cols = np.round((s * xp + spine_x - x[0]) / px).astype(int)
-            fy = fy + a.tilt * (s * xp + spine_x)
-            half = 5.2 + 0.25 * min(i, 6)
-            gain = 1.0 - 0.35 * np.clip((xp - 12.0) / 30.0, 0, 1) * 0  # uniform
-            bands.add(cols, fy, slope, half, 1.4, gain)
-            # anterior arc, fainter and broader, ends 3-5 cm from the midline
-            if i < 10:
-                A2, B2 = 0.78 * A, 1.55 * B
+            bx, by = s * 0.6 * max(f.width), f.cp - 52.0
+            ra, rb = 82.0 * a.breast**0.3, 66.0 * a.breast**0.3
+            win = g.window(bx - ra, bx + ra, by - rb, by + rb)
+            if win is None:
+                continue
+            sl, Xw, Yw = win
+            q = ((Xw - bx) / ra) ** 2 + ((Yw - by) / rb) ** 2
+            up = np.clip((Yw - (by - rb)) / (1.5 * rb), 0.0, 1.0)  # fades upwards
+            body[sl] += (4.5 * a.breast * np.sqrt(np.clip(1.0 - q, 0.0, 1.0)) * up).astype(
+                np.float32
+            )
+    # gastric bubble under the patient's left dome
+    gx, gy = 0.45 * f.width[1], f.dome[1] + 30.0
+    win = g.window(gx - 35.0, gx + 35.0, gy - 18.0, gy + 18.0)
+    if win is not None:
+        sl, Xw, Yw = win
+        q = ((Xw - gx) / 24.0) ** 2 + ((Yw - gy) / 11.0) ** 2
+        body[sl] -= (1.8 * np.sqrt(np.clip(1.0 - q, 0.0, 1.0))).astype(np.float32)
+    return body
+
+
+def _q_at(a: float, b: float, degrees: float) -> float:
+    """Where (as a fraction of the semi-axis ``a``) an ellipse arc is at ``degrees``."""
+    t = np.tan(np.deg2rad(degrees))
+    return float(a * t / np.hypot(b, a * t))
+
+
+def _bones(a: Anatomy, f: _Frame, g: _Grid) -> tuple[np.ndarray, np.ndarray]:
+    """Ribs, clavicles, spine, scapulae and humeral heads; returns (bone, ribs only)."""
+    rng = np.random.default_rng([a.seed, 5])
+    ribs = _Bands(g)
+    span = f.cp - f.top
+    spine_x = a.rotation
+    y_i = f.top - 14.0
+    rows: list[tuple[float, ...]] = []  # one row per arc, columns as in _Bands.add_arcs
+    for i in range(12):
+        yi = y_i + rng.normal(0, 0.8)
+        y_i += a.rib_spacing * (0.82 + 0.035 * i)
+        for side, s in ((0, -1.0), (1, 1.0)):
+            tq = float(np.clip((yi + 30.0 - f.top) / span, 0.03, 1.1))
+            w_i = float(f.lateral(np.array(tq), side)) + 9.0
+            if i == 0:
+                w_i = min(w_i, 0.55 * f.width[side])
+            # posterior arc: the upper half of an ellipse from the spine to the lateral wall
+            xc = 0.06 * w_i
+            A = w_i - xc
+            B = (0.52 + 0.01 * min(i, 6)) * A * (1.1 if i == 0 else 1.0)
+            yc = yi + B
+            half = 5.0 + 0.3 * min(i, 6)
+            gain = 1.2 if i < 8 else (0.8 if i < 10 else 0.5)
+            q_hi, q_lo = _q_at(A, B, 56.0), _q_at(A, B, 34.0)
+            rows.append(
+                (
+                    s,
+                    spine_x,
+                    xc,
+                    A,
+                    B,
+                    yc,
+                    -1.0,
+                    9.0,
+                    xc + A * q_hi,
+                    yc - B * np.sqrt(1.0 - q_lo * q_lo),
+                    yc,
+                    half,
+                    1.4,
+                    gain,
+                    -1e9,
+                )
+            )
+            if i < 9:
+                # anterior arc: from the lateral wall down towards the sternum, fainter
+                A2, B2 = 0.78 * A, 0.95 * B
                 cx2 = xc + A - A2
-                xend = max(38.0 + 3.0 * i, cx2 - 0.55 * A2)
-                xa = _side_cols(x, s, a.shift_x, xend, cx2 + A2)
-                q2 = np.clip((xa - cx2) / A2, -0.999, 0.9999)
-                fy2 = yc + B2 * np.sqrt(1.0 - q2 * q2)
-                slope2 = -B2 * q2 / (A2 * np.sqrt(1.0 - q2 * q2))
-                cols2 = np.round((s * xa + a.shift_x - x[0]) / px).astype(int)
-                fy2 = fy2 + a.tilt * (s * xa)
-                fade = np.clip((xa - xend) / 25.0, 0.0, 1.0)  # costal cartilage is not seen
-                bands.add(cols2, fy2, slope2, 6.5 + 0.2 * min(i, 5), 1.0, 0.55 * fade)
-    ribs = bands.render()
+                d_end = max(26.0 + 4.0 * i, cx2 - 0.65 * A2)
+                q_hi, q_lo = _q_at(A2, B2, 56.0), _q_at(A2, B2, 34.0)
+                rows.append(
+                    (
+                        s,
+                        spine_x,
+                        cx2,
+                        A2,
+                        B2,
+                        yc,
+                        1.0,
+                        d_end,
+                        cx2 + A2 * q_hi,
+                        yc,
+                        yc + B2 * np.sqrt(1.0 - q_lo * q_lo),
+                        6.5 + 0.2 * min(i, 6),
+                        1.0,
+                        0.45,
+                        d_end,
+                    )
+                )
+    keys = ("side", "origin", "cx", "A", "B", "yc", "sgn", "d_lo", "d_hi", "y_lo", "y_hi",
+            "half", "wall", "gain", "fade_at")  # fmt: skip
+    table = np.array(rows, np.float64)
+    ribs.add_arcs({k: table[:, n] for n, k in enumerate(keys)})
+    rib_map = ribs.render()
 
-    # clavicles: S-shaped, from the sternal notch up to the acromion
-    cl = _Bands(x, float(y[0] - px / 2), px, shape)
-    for s in (-1.0, 1.0):
-        xp = _side_cols(x, s, a.shift_x, 14.0, wid + 34.0)
-        tq = (xp - 14.0) / (wid + 20.0)
-        fy = top + 8.0 - 28.0 * tq + 7.0 * np.sin(2 * np.pi * tq) + rng.normal(0, 2)
-        slope = np.gradient(fy, xp)
-        cols = np.round((s * xp + a.shift_x - x[0]) / px).astype(int)
-        fy = fy + a.tilt * s * xp
-        cl.add(cols, fy, slope, 8.0 - 2.0 * tq, 1.6, 1.1)
-    clav = cl.render()
+    other = _Bands(g)
+    for side, s in ((0, -1.0), (1, 1.0)):
+        w = f.width[side]
+        y_med, y_lat = f.top + 30.0 + rng.normal(0, 3), f.top - 14.0 + rng.normal(0, 4)
+        L = w + 40.0
 
-    # spine: vertebral bodies, pedicles, spinous processes, evaluated in a column band
-    c0 = max(int((spine_x - 40.0 - x[0]) / px), 0)
-    c1 = min(int((spine_x + 40.0 - x[0]) / px) + 1, shape[1])
-    sx = x[c0:c1][None, :] - spine_x
-    sy = Y[:, c0:c1] if Y.shape[1] == shape[1] else Y
-    lvl = (sy - (top - 8.0 - 2 * a.rib_spacing)) / a.rib_spacing
-    lvl_f = lvl - np.floor(lvl)  # position within one level: body, then disc
-    hwv = 19.0 + 0.25 * np.clip(lvl, 0, 16) ** 1.2  # vertebrae widen downwards
-    body_v = np.sqrt(np.clip(1.0 - (sx / hwv) ** 2, 0, 1)) ** 0.5
-    body_v *= np.clip(np.minimum(lvl_f, 0.82 - lvl_f) / 0.06, 0.0, 1.0)
-    ped_d = np.hypot((np.abs(sx) - 0.72 * hwv) / 4.0, (lvl_f - 0.25) * a.rib_spacing / 5.5)
-    ped = np.exp(-((ped_d - 1.0) ** 2) / 0.08) * 0.9
-    spin_d = np.hypot(sx / 4.0, (lvl_f - 0.7) * a.rib_spacing / 8.0)
-    spin = np.clip(1.0 - spin_d, 0, 1) * 0.8
-    spine = np.zeros(shape, np.float32)
-    spine[:, c0:c1] = 1.6 * body_v + ped + spin
-    # the spine disappears in the neck and fades below the field it was drawn for
-    spine[y < top - 60.0] *= 0.6
+        def clav(d, y_med=y_med, y_lat=y_lat, L=L):
+            tq = (d - 12.0) / L
+            y = y_med + (y_lat - y_med) * tq + 6.0 * np.sin(2.0 * np.pi * tq)
+            return y, (y_lat - y_med) / L + 6.0 * 2.0 * np.pi / L * np.cos(2.0 * np.pi * tq)
 
-    # scapulae: thin plates over the upper lateral chest, a dense lateral border
-    scap = np.zeros(shape, np.float32)
-    for s in (-1.0, 1.0):
-        gx = s * (wid + 22.0) + a.shift_x
-        gy = top + 14.0
-        mx = s * (wid * 0.70) + a.shift_x
-        ix = s * (wid * 0.93) + a.shift_x
-        iy = top + 118.0
-        poly = np.array([[gy, gx], [top - 4.0, mx + s * 10], [iy - 40, mx - s * 2], [iy, ix]])
-        rows = (poly[:, 0] - y[0]) / px
-        cols = (poly[:, 1] - x[0]) / px
-        from skimage.draw import polygon
-
-        rr, cc = polygon(rows, cols, shape)
-        plate = np.zeros(shape, np.float32)
-        plate[rr, cc] = 1.0
-        r0, r1 = max(int(rows.min()) - 10, 0), min(int(rows.max()) + 10, shape[0])
-        q0, q1 = max(int(cols.min()) - 10, 0), min(int(cols.max()) + 10, shape[1])
-        if r1 > r0 and q1 > q0:
-            sub = ndimage.gaussian_filter(plate[r0:r1, q0:q1], 2.5 / px)
-            edge = np.clip(sub * (1.0 - sub) * 4.0, 0, 1)
-            scap[r0:r1, q0:q1] += 0.25 * sub + 0.35 * edge
-    # humeral heads at the top corners
-    for s in (-1.0, 1.0):
-        hxh, hyh = s * (wid + 58.0) + a.shift_x, top + 2.0
-        d = np.hypot(X - hxh, Y - hyh)
-        scap += (2.2 * np.sqrt(np.clip(1.0 - (d / 26.0) ** 2, 0, 1))).astype(np.float32)
-
-    bone = ribs + clav + spine + scap
-    return bone, ribs
+        other.add(s, 0.0, 12.0, 12.0 + L, clav, lambda d, L=L: 7.0 - 1.5 * (d - 12.0) / L, 1.8, 1.2)
+    bone = rib_map + other.render()
+    _spine(a, f, g, bone)
+    _shoulders(a, f, g, bone)
+    return bone, rib_map
 
 
-def _vessels(a, g, sides, x, y, shape, px):
+def _spine(a: Anatomy, f: _Frame, g: _Grid, bone: np.ndarray) -> None:
+    """Vertebral bodies, pedicles and spinous processes, added into ``bone``."""
+    sx0 = a.rotation
+    win = g.window(sx0 - 40.0, sx0 + 40.0, g.y0 - 50.0, -g.y0 + 50.0)
+    if win is None:
+        return
+    sl, X, Y = win
+    sx = X - sx0
+    h = a.rib_spacing * 1.02
+    lvl = (Y - (f.top - 3.0 * h)) / h
+    lf = lvl - np.floor(lvl)  # position in one level: body, then the disc
+    hwv = 17.0 + 0.35 * np.clip(lvl, 0.0, 16.0) ** 1.1  # vertebrae widen downwards
+    # a vertebral body: a cylinder (round in x), its end plates a little denser, the disc soft
+    body = np.sqrt(np.clip(1.0 - (sx / hwv) ** 2, 0.0, 1.0))
+    along = np.clip(np.minimum(lf, 0.82 - lf) / 0.08, 0.0, 1.0)
+    plate = np.exp(-(((np.minimum(lf, 0.82 - lf)) / 0.05) ** 2)) * (lf < 0.82)
+    body = body * (along * along * (3.0 - 2.0 * along) + 0.5 * plate)
+    # pedicles: faint oval rings; the spinous process: a faint drop in the midline
+    ped_d = np.hypot((np.abs(sx) - 0.68 * hwv) / 3.5, (lf - 0.3) * h / 4.5)
+    ped = 0.12 * np.exp(-((ped_d - 1.0) ** 2) / 0.15)
+    spin = 0.1 * np.exp(-((sx / 3.0) ** 2) - (((lf - 0.72) * h / 6.0) ** 2))
+    v = 0.6 * body + ped + spin
+    v *= np.where(Y < f.top - 40.0, 0.7, 1.0)
+    bone[sl] += v.astype(np.float32)
+
+
+def _shoulders(a: Anatomy, f: _Frame, g: _Grid, bone: np.ndarray) -> None:
+    """Scapulae (thin plates with dense borders) and humeral heads, added into ``bone``."""
+    for side, s in ((0, -1.0), (1, 1.0)):
+        w = f.width[side]
+        cx, cy = s * (w * 0.86 + 4.0), f.top + 52.0
+        ax, bx, th = 68.0, 30.0, s * np.deg2rad(-72.0)
+        win = g.window(cx - ax, cx + ax, cy - ax, cy + ax)
+        if win is not None:
+            sl, X, Y = win
+            c, sn = np.cos(th), np.sin(th)
+            u = (c * (X - cx) + sn * (Y - cy)) / ax
+            v = (-sn * (X - cx) + c * (Y - cy)) / bx
+            # a rounded triangle: narrower towards the inferior angle
+            q = u * u + (v / (1.0 - 0.45 * np.clip(u * s * np.sign(np.sin(th)), -1, 1))) ** 2
+            plate = np.clip((1.0 - q) / 0.15, 0.0, 1.0)
+            rim = np.exp(-(((q - 0.97) / 0.05) ** 2))
+            bone[sl] += (0.22 * plate + 0.3 * rim).astype(np.float32)
+        hx, hy, r = s * (w + 64.0), f.top + 4.0, 27.0
+        win = g.window(hx - r, hx + r, hy - r, hy + r)
+        if win is not None:
+            sl, X, Y = win
+            d = np.hypot(X - hx, Y - hy)
+            bone[sl] += (2.0 * np.sqrt(np.clip(1.0 - (d / r) ** 2, 0.0, 1.0))).astype(np.float32)
+
+
+def _vessels(a: Anatomy, f: _Frame, g: _Grid, sides: np.ndarray) -> np.ndarray:
     """The pulmonary vessel trees from both hila, tapering towards the periphery."""
     rng = np.random.default_rng([a.vessel_seed, 3])
-    x0, y0 = float(x[0] - px / 2), float(y[0] - px / 2)
+    px, shape = g.px, g.shape
 
-    def inside_fn(lbl):
-        def inside(xe, ye):
-            c = np.round((xe - x0) / px).astype(int)
-            r = np.round((ye - y0) / px).astype(int)
+    def inside_fn(lbl: int) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+        def inside(xe: np.ndarray, ye: np.ndarray) -> np.ndarray:
+            c = np.floor((xe - g.x0) / px).astype(int)
+            r = np.floor((ye - g.y0) / px).astype(int)
             ok = (c >= 0) & (c < shape[1]) & (r >= 0) & (r < shape[0])
             res = np.zeros(c.shape, bool)
             res[ok] = sides[r[ok], c[ok]] == lbl
@@ -576,37 +824,43 @@ def _vessels(a, g, sides, x, y, shape, px):
 
         return inside
 
-    segs = []
-    for s, lbl in ((-1.0, 1), (1.0, 2)):
-        hy = g["top"] + 0.45 * (g["cp"] - g["top"]) - (8.0 if s > 0 else 0.0)
-        hx = s * (40.0 + 0.05 * a.width) + a.shift_x
+    forest = []
+    span = f.cp - f.top
+    for side, s, lbl in ((0, -1.0, 1), (1, 1.0, 2)):
+        hy = f.top + 0.43 * span - (10.0 if s > 0 else 0.0)
+        hx = s * (f.med_x + 20.0 + 0.08 * f.width[side]) + g.shift
         # (angle from the lateral horizontal, downwards positive), radius, length
-        trunks = [
-            (-1.15, 3.6, 30.0),
-            (-0.5, 3.0, 30.0),
-            (0.25, 3.2, 30.0),
-            (0.85, 4.0, 32.0),
-            (1.3, 3.6, 30.0),
-        ]
-        for ang, r, ln in trunks:
-            ang = ang + rng.normal(0, 0.1)
-            theta = ang if s > 0 else np.pi - ang
-            start = (hx + s * rng.uniform(-4, 4), hy + rng.uniform(-6, 6))
-            segs += _vessel_tree(
-                rng, start, float(theta), r * rng.uniform(0.9, 1.1), ln, inside_fn(lbl), 9
-            )
-    arr = np.array(segs, np.float32).reshape(-1, 6)
-    return _capsules(shape, x0, y0, px, arr)
+        trunks = [(-1.4, 4.8, 26.0), (-1.05, 4.4, 28.0), (-0.7, 4.2, 28.0), (-0.35, 4.0, 28.0),
+                  (0.0, 4.0, 28.0), (0.35, 4.4, 30.0), (0.7, 5.4, 32.0), (1.0, 5.2, 30.0),
+                  (1.3, 4.8, 28.0), (1.55, 4.2, 26.0)]  # fmt: skip
+        tr = np.array(trunks, np.float64)
+        k = len(tr)
+        ang = tr[:, 0] + rng.normal(0, 0.1, k)
+        front = np.stack(
+            [
+                hx + s * rng.uniform(-3, 5, k),
+                hy + rng.uniform(-5, 5, k),
+                ang if s > 0 else np.pi - ang,
+                tr[:, 1] * rng.uniform(0.9, 1.1, k),
+                tr[:, 2],
+            ],
+            1,
+        )
+        forest.append(_vessel_forest(rng, front, inside_fn(lbl), 10, max(0.5, 0.8 * px)))
+    arr = np.concatenate(forest)
+    if px < 0.5:  # fine grids: render at half resolution and interpolate (vessels are smooth)
+        half = ((shape[0] + 1) // 2, (shape[1] + 1) // 2)
+        return upsample2(_capsules(half, g.x0, g.y0, 2 * px, arr), shape)
+    return _capsules(shape, g.x0, g.y0, px, arr)
 
 
-def _airways(a, g, x, y, shape, px, knob_y):
+def _airways(a: Anatomy, f: _Frame, g: _Grid) -> np.ndarray:
     """Trachea and main bronchi: air columns inside the mediastinum (cm of air)."""
-    x0, y0 = float(x[0] - px / 2), float(y[0] - px / 2)
-    cx = a.shift_x + 0.3 * a.rotation
-    carina = knob_y + 30.0
+    cx = g.shift + 0.3 * a.rotation
+    carina = f.knob_y + 32.0
     segs = [
-        (cx, float(y[0]) - 20.0, cx + 2.0, carina, 8.0, 7.5),
-        (cx + 2.0, carina, cx - 32.0, carina + 26.0, 6.0, 4.5),
-        (cx + 2.0, carina, cx + 38.0, carina + 36.0, 5.5, 4.0),
+        (cx, g.y0 - 20.0, cx + 2.0, carina, 8.0, 7.5),
+        (cx + 2.0, carina, cx - 30.0, carina + 24.0, 6.0, 4.5),
+        (cx + 2.0, carina, cx + 36.0, carina + 34.0, 5.5, 4.0),
     ]
-    return 0.6 * _capsules(shape, x0, y0, px, np.array(segs, np.float32))
+    return 0.6 * _capsules(g.shape, g.x0, g.y0, g.px, np.array(segs, np.float32))

@@ -21,7 +21,9 @@ approximation (same mean and variance) elsewhere, for speed.
 The presentation step is fitted once on the clean healthy log image of a case (a dynamic-range
 compression: the log signal minus part of its low-pass, then percentiles to [0, 1] and a tone
 curve) and the same mapping is applied to every version of the case, so clean, noisy, healthy
-and diseased images differ only by what the physics put in them.
+and diseased images differ only by what the physics put in them. Its unsharp mask (edge
+enhancement) is taken from the clean image, so the noise of a presented pixel is the log-domain
+noise times the slope of the tone curve there.
 """
 
 from __future__ import annotations
@@ -29,9 +31,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
 from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.simulate._ops import blur, lowpass, wide_blur
 
 #: Default dose: photons per mm^2 reaching the detector without a patient.
 DEFAULT_DOSE = 1.0e6
@@ -57,24 +59,9 @@ def check_dose(dose: float) -> float:
     return d
 
 
-def lowpass(img: np.ndarray, sigma_px: float, step: int | None = None) -> np.ndarray:
-    """A cheap wide Gaussian low-pass: block-average down, blur, interpolate back up."""
-    h, w = img.shape
-    step = step or max(int(sigma_px / 3), 1)
-    if step <= 1:
-        return ndimage.gaussian_filter(img, sigma_px, mode="nearest")
-    hh, ww = h // step, w // step
-    small = img[: hh * step, : ww * step].reshape(hh, step, ww, step).mean(axis=(1, 3))
-    small = ndimage.gaussian_filter(small, sigma_px / step, mode="nearest")
-    up = ndimage.zoom(small, (h / hh, w / ww), order=1, mode="nearest", grid_mode=True)
-    return up[:h, :w].astype(np.float32)
-
-
 def primary(line_integral: np.ndarray, spacing: float) -> np.ndarray:
     """Transmitted fraction after the detector blur: ``blur(exp(-L))``."""
-    t = np.exp(-line_integral.astype(np.float32))
-    sig = DETECTOR_BLUR_MM / spacing
-    return ndimage.gaussian_filter(t, sig, mode="nearest", truncate=3.0) if sig > 0.2 else t
+    return blur(np.exp(-line_integral.astype(np.float32)), DETECTOR_BLUR_MM / spacing)
 
 
 def scatter(primary_img: np.ndarray, spacing: float) -> np.ndarray:
@@ -110,15 +97,16 @@ def log_signal(counts: np.ndarray, dose: float, spacing: float) -> np.ndarray:
 class Presentation:
     """A fixed mapping from the log signal to a [0, 1] "for presentation" image.
 
-    ``q = p - compress * lowpass(p) + edge * (p - blur(p))``, then ``(q - lo) / (hi - lo)``
-    clipped and bent by a tone curve. ``lowpass(p)`` is the fitted background, kept fixed.
+    ``q = p - compress * background + detail``, then ``(q - lo) / (hi - lo)`` clipped and bent
+    by a film-like tone curve. ``background`` (a wide low-pass) and ``lo, hi`` are fitted once
+    on the clean healthy image; ``detail = edge * (p_clean - blur(p_clean))`` is an unsharp mask
+    of each clean image, so that noise reaches the presented image only through the tone curve.
     """
 
     background: np.ndarray
     compress: float
     lo: float
     hi: float
-    gamma: float
     edge: float
     edge_sigma_px: float
 
@@ -127,24 +115,29 @@ class Presentation:
         cls,
         p: np.ndarray,
         spacing: float,
-        compress: float = 0.55,
-        edge: float = 0.6,
-        gamma: float = 1.25,
+        compress: float = 0.6,
+        edge: float = 0.5,
     ) -> Presentation:
         """Fit the mapping on a clean log image ``p``."""
         bg = lowpass(p, 22.0 / spacing)
         q = p - compress * bg
         sub = q[:: max(p.shape[0] // 256, 1), :: max(p.shape[1] // 256, 1)]
         lo, hi = np.percentile(sub, [0.5, 99.7])
-        return cls(bg, compress, float(lo), float(hi), gamma, edge, 1.2 / spacing)
+        return cls(bg, compress, float(lo), float(hi), edge, 1.2 / spacing)
 
-    def apply(self, p: np.ndarray) -> np.ndarray:
-        """Map a log image (clean or noisy) to [0, 1], float32."""
+    def detail(self, p_clean: np.ndarray) -> np.ndarray:
+        """The unsharp-mask term of a clean log image."""
+        if self.edge <= 0:
+            return np.zeros_like(p_clean)
+        return self.edge * (p_clean - wide_blur(p_clean, self.edge_sigma_px))
+
+    def apply(self, p: np.ndarray, detail: np.ndarray | None = None) -> np.ndarray:
+        """Map a log image (clean or noisy) plus its clean ``detail`` to [0, 1], float32."""
         q = p - self.compress * self.background
-        if self.edge > 0:
-            q = q + self.edge * (p - ndimage.gaussian_filter(p, self.edge_sigma_px, truncate=3.0))
-        v = np.clip((q - self.lo) / (self.hi - self.lo), 0.0, 1.0)
-        # a gentle S-shaped tone curve: film-like toe and shoulder
-        v = v**self.gamma
+        if detail is not None:
+            q += detail
+        v = np.clip((q - self.lo) * (1.0 / (self.hi - self.lo)), 0.0, 1.0)
+        # a film-like tone curve: a toe (v^1.5) and an S-shaped shoulder
+        v = v * np.sqrt(v)
         v = v * v * (3.0 - 2.0 * v) * 0.55 + v * 0.45
         return v.astype(np.float32)

@@ -67,6 +67,7 @@ class GanConfig:
     d_scales: int = 1
     sample_every: int = 200
     checkpoint_every: int = 200
+    max_minutes: float = 0.0  # stop early after this much training time (0: no limit)
     extra: dict[str, Any] = field(default_factory=dict)
 
     def generator_config(self) -> dict[str, Any]:
@@ -168,7 +169,7 @@ class GanTrainer:
                 d_fake = self.D(fake.float(), b["maps"])
                 loss_d = sum(
                     bce(r, torch.full_like(r, cfg.label_smoothing)) + bce(f, torch.zeros_like(f))
-                    for r, f in zip(d_real, d_fake)
+                    for r, f in zip(d_real, d_fake, strict=True)
                 ) / len(d_real)
             r1 = torch.zeros((), device=self.device)
             if cfg.r1 > 0:
@@ -190,16 +191,16 @@ class GanTrainer:
             else:  # self-regularisation: keep the image outside the mask
                 rec = ((fake - b["x"]).abs() * (1 - b["mask"])).mean()
             loss = loss + cfg.l1 * rec
-            logs["l1"] = float(rec)
+            logs["l1"] = float(rec.detach())
             if self.D is not None:
                 d_out = self.D(fake, b["maps"])
                 adv = sum(bce(o, torch.ones_like(o)) for o in d_out) / len(d_out)
                 loss = loss + adv
-                logs["adv"] = float(adv)
+                logs["adv"] = float(adv.detach())
                 if cfg.feature_matching and cfg.mode == "paired":
                     fm = self._feature_matching(b["y"], fake, b["maps"])
                     loss = loss + cfg.fm_weight * fm
-                    logs["fm"] = float(fm)
+                    logs["fm"] = float(fm.detach())
                 if cfg.mode_seeking > 0:
                     half = max(1, fake.shape[0] // 2)
                     sub = {k: v[:half] for k, v in b.items()}
@@ -209,12 +210,12 @@ class GanTrainer:
                     den = (z[:half] - z2).abs().mean()
                     ms = 1.0 / (num / den + 1e-5)
                     loss = loss + cfg.mode_seeking * 1e-3 * ms
-                    logs["ms_diff"] = float(num)
+                    logs["ms_diff"] = float(num.detach())
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
         self.scaler.step(self.opt_g)
         self.scaler.update()
-        logs["g"] = float(loss)
+        logs["g"] = float(loss.detach())
         self.step += 1
         logs["step"] = float(self.step)
         self.history.append(logs)
@@ -256,12 +257,17 @@ class GanTrainer:
             if on_log:
                 on_log(logs)
             report(progress, self.step, self.cfg.steps)
-            last = self.step == self.cfg.steps
+            out_of_time = (
+                self.cfg.max_minutes > 0 and time.time() - start > 60 * self.cfg.max_minutes
+            )
+            last = self.step == self.cfg.steps or out_of_time
             if self.step % self.cfg.checkpoint_every == 0 or last:
                 self.save_checkpoint(run_dir / "checkpoint")
             if self.step % self.cfg.sample_every == 0 or last:
                 self.save_samples(run_dir / "samples.png")
                 self.save_curves(run_dir / "losses.png")
+            if out_of_time:
+                break
         self.seconds = time.time() - start
 
     # ----------------------------------------------------------------- files
@@ -326,8 +332,10 @@ class GanTrainer:
         sample_rng = np.random.default_rng(12345)
         idx = sample_rng.choice(len(self.data), min(n, len(self.data)), replace=False)
         b = {k: _tensor(v, self.device) for k, v in self.data.batch(idx).items()}
-        zs = [_tensor(sample_rng.standard_normal(b["x"].shape).astype(np.float32), self.device)
-              for _ in range(2)]
+        zs = [
+            _tensor(sample_rng.standard_normal(b["x"].shape).astype(np.float32), self.device)
+            for _ in range(2)
+        ]
         outs = [self._fake(b, z).float().cpu().numpy()[:, 0] for z in zs]
         self.rng.bit_generator.state = rng_state
         self.G.train()
@@ -338,7 +346,7 @@ class GanTrainer:
             names.append("simulated truth")
         fig, axes = plt.subplots(len(rows), len(idx), figsize=(1.6 * len(idx), 1.6 * len(rows)))
         axes = np.atleast_2d(axes)
-        for r, (row, name) in enumerate(zip(rows, names)):
+        for r, (row, name) in enumerate(zip(rows, names, strict=True)):
             for c in range(len(idx)):
                 ax = axes[r, c]
                 lim = (-2.0, 2.0) if name != "condition" else (0.0, 1.0)
@@ -366,7 +374,7 @@ class GanTrainer:
         fig, axes = plt.subplots(1, len(keys), figsize=(2.6 * len(keys), 2.4))
         axes = np.atleast_1d(axes)
         steps = np.array([h["step"] for h in self.history])
-        for ax, k in zip(axes, keys):
+        for ax, k in zip(axes, keys, strict=True):
             v = np.array([h.get(k, math.nan) for h in self.history], float)
             w = max(1, len(v) // 50)
             sm = np.convolve(np.nan_to_num(v), np.ones(w) / w, mode="valid")

@@ -40,8 +40,12 @@ class WindowSet:
 
     def batch(self, idx: np.ndarray, flip: np.ndarray | None = None) -> dict[str, np.ndarray]:
         """Samples ``idx``; those with ``flip`` set mirrored left-right (maps and all)."""
-        out = {"x": self.x[idx], "maps": self.maps[idx], "feather": self.feather[idx],
-               "mask": self.mask[idx]}
+        out = {
+            "x": self.x[idx],
+            "maps": self.maps[idx],
+            "feather": self.feather[idx],
+            "mask": self.mask[idx],
+        }
         if self.y is not None:
             out["y"] = self.y[idx]
         if flip is not None and flip.any():
@@ -57,8 +61,12 @@ def _stack(items: list[dict[str, np.ndarray]], paired: bool) -> WindowSet:
         raise InputError("no training windows could be made from the data")
     st = {k: np.stack([it[k] for it in items]).astype(np.float32) for k in items[0]}
     return WindowSet(
-        x=st["x"], maps=st["maps"], feather=st["feather"], mask=st["mask"],
-        y=st["y"] if paired else None, pathology=st["pathology"].astype(np.int64).ravel(),
+        x=st["x"],
+        maps=st["maps"],
+        feather=st["feather"],
+        mask=st["mask"],
+        y=st["y"] if paired else None,
+        pathology=st["pathology"].astype(np.int64).ravel(),
     )
 
 
@@ -90,51 +98,71 @@ def window_sample(
     return s
 
 
+def sim_pair(case: object) -> tuple[np.ndarray, np.ndarray]:
+    """(healthy, diseased) of a simulated case with the *same* noise.
+
+    The simulator draws the noise of its healthy and diseased images independently; the paired
+    truth is the healthy image plus the lesion's clean difference, so that input and target
+    differ only by the lesion.
+    """
+    x = case.healthy.image  # type: ignore[attr-defined]
+    delta = case.diseased_clean.image - case.healthy_clean.image  # type: ignore[attr-defined]
+    return x, np.clip(x + delta, 0.0, 1.0).astype(np.float32)
+
+
+def sim_region(case: object, cond: Condition) -> np.ndarray | None:
+    """The lung field the simulator clipped ``cond`` to (its side), or None."""
+    if cond.pathology not in ("effusion", "pneumothorax", "consolidation"):
+        return None
+    sides = np.asarray(case.lung_sides)  # type: ignore[attr-defined]
+    return sides == (1 if cond.patient_side(sides.shape) == "right" else 2)
+
+
 def sim_windows(
     n_cases: int,
     seed: int,
     size: int = 128,
-    image_px: Sequence[int] = (512, 768),
+    image_px: Sequence[int] = (512, 768, 1024),
     pathologies: Sequence[str] = PATHOLOGIES,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
+    start: int = 0,
 ) -> WindowSet:
-    """Paired windows from the simulator: one lesion per simulated chest, healthy -> diseased.
+    """Paired windows from the simulator: one random lesion per simulated chest.
 
-    Case ``k`` uses simulator seed ``seed + k``: keep evaluation seeds outside that range.
+    Case ``k`` (``start <= k < n_cases``) uses simulator seed ``seed + k``, pathology
+    ``pathologies[k % len]`` and image side ``image_px[(k // len(pathologies)) % len]``: keep
+    evaluation seeds outside ``[seed, seed + n_cases)``. ``start`` lets several processes share
+    the cases of one set (their window sets concatenated give the same set).
     """
-    from napari_xray_synth.core.simulate import random_condition, simulate_chest
+    from napari_xray_synth.core.simulate import simulate_chest
 
     items = []
-    for k in range(n_cases):
+    for k in range(start, n_cases):
         check_cancel(cancel)
-        rng = np.random.default_rng([seed, k])
-        npx = int(image_px[k % len(image_px)])
-        pathology = pathologies[k % len(pathologies)]
-        base = simulate_chest(seed + k, npx)
-        px = float(np.mean(base.healthy.spacing))
-        cond = random_condition(pathology, base.lung_mask, px, rng)
-        case = simulate_chest(seed + k, npx, conditions=[cond])
-        items.append(
-            window_sample(case.healthy.image, cond, px, size, case.diseased.image,
-                          _region(case, cond))
-        )
-        report(progress, k + 1, n_cases)
+        npx = int(image_px[(k // len(pathologies)) % len(image_px)])
+        case = simulate_chest(seed + k, npx, conditions=pathologies[k % len(pathologies)])
+        cond = case.conditions[0]
+        x, y = sim_pair(case)
+        items.append(window_sample(x, cond, case.spacing, size, y, sim_region(case, cond)))
+        report(progress, k + 1 - start, n_cases - start)
     return _stack(items, paired=True)
 
 
-def _region(case: object, cond: Condition) -> np.ndarray | None:
-    """The lung field a condition was clipped to in the simulator (where it says so)."""
-    if cond.pathology not in ("effusion", "pneumothorax", "consolidation"):
-        return None
-    lung = getattr(case, "lung_mask", None)
-    if lung is None:
-        return None
-    lung = np.asarray(lung)
-    if lung.dtype != bool and lung.max() > 1:  # sides labelled 1 (right) / 2 (left)
-        side = cond.patient_side(lung.shape)
-        return lung == (1 if side == "right" else 2)
-    return lung.astype(bool)
+def save_windows(ws: WindowSet, path: str | Path) -> None:
+    """Cache a window set as .npz (plain arrays, no pickle)."""
+    from napari_xray_synth.core.atomic import atomic_path
+
+    arrays = {k: v for k, v in vars(ws).items() if v is not None}
+    with atomic_path(Path(path)) as tmp:
+        with open(tmp, "wb") as fh:
+            np.savez(fh, **arrays)
+
+
+def load_windows(path: str | Path) -> WindowSet:
+    """Read :func:`save_windows` output."""
+    with np.load(path, allow_pickle=False) as z:
+        return WindowSet(**{k: z[k] for k in z.files})
 
 
 # --------------------------------------------------------------------------- real data (CSV)
@@ -229,7 +257,7 @@ def _read(path: Path) -> tuple[np.ndarray, float | None]:
 
     try:
         a = np.asarray(iio.imread(path), dtype=np.float64)
-    except Exception as exc:  # noqa: BLE001 - any reader failure is a bad file for the user
+    except Exception as exc:
         raise InputError(f"cannot read the image ({exc})", path) from exc
     if a.ndim == 3:
         a = a[..., :3].mean(-1)
@@ -277,8 +305,12 @@ def csv_windows(
         px = px or spacing_mm
         cond, fr, fc = rel[int(rng.integers(len(rel)))]
         moved = Condition(
-            cond.pathology, (fr * img.shape[0], fc * img.shape[1]), cond.size_mm,
-            cond.severity, shape_seed=int(rng.integers(1 << 30)), margin=cond.margin,
+            cond.pathology,
+            (fr * img.shape[0], fc * img.shape[1]),
+            cond.size_mm,
+            cond.severity,
+            shape_seed=int(rng.integers(1 << 30)),
+            margin=cond.margin,
         )
         fake_in.append(window_sample(img, moved, px, size))
         report(progress, len(sick) + j + 1, total)

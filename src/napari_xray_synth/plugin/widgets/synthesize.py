@@ -174,8 +174,12 @@ class SynthesizeWidget(QWidget):
         scale = tuple(image.scale[-2:]) if image is not None else (1.0, 1.0)
         extra = {"units": tuple(image.units[-2:])} if image is not None else {}
         layer = self.viewer.add_points(
-            np.empty((0, 2)), name="lesion points", scale=scale, size=8 * max(scale),
-            face_color="yellow", **extra,
+            np.empty((0, 2)),
+            name="lesion points",
+            scale=scale,
+            size=8 * max(scale),
+            face_color="yellow",
+            **extra,
         )
         layer.mode = "add"
         self._refresh_layers()
@@ -196,8 +200,11 @@ class SynthesizeWidget(QWidget):
             world = points.data_to_world(p)
             r, c = np.asarray(image.world_to_data(world))[-2:]
             cond = Condition(
-                self.pathology.currentText(), (float(r), float(c)), self.size_mm.value(),
-                self.severity.value(), shape_seed=self.seed.value() + i,
+                self.pathology.currentText(),
+                (float(r), float(c)),
+                self.size_mm.value(),
+                self.severity.value(),
+                shape_seed=self.seed.value() + i,
             )
             try:
                 cond.check_inside(shape)
@@ -226,8 +233,14 @@ class SynthesizeWidget(QWidget):
             return
         self._pending = (image, rg, conds, n)
         self.runner.start(
-            synthesize, rg, conds, n, self.seed.value(), self.method.currentText(),
-            on_result=self._show, desc="synthesize",
+            synthesize,
+            rg,
+            conds,
+            n,
+            self.seed.value(),
+            self.method.currentText(),
+            on_result=self._show,
+            desc="synthesize",
         )
 
     def _show(self, variants: list[Variant]) -> None:
@@ -273,9 +286,15 @@ class SynthesizeWidget(QWidget):
             return
         b = self.batch
         self.runner.start(
-            synthesize_one, b.radiograph, b.conditions, k, self.seed.value(),
-            self.method.currentText(), n_variants=b.n_variants,
-            on_result=lambda v: self._replace(k, v), desc=f"regenerate variant {k}",
+            synthesize_one,
+            b.radiograph,
+            b.conditions,
+            k,
+            self.seed.value(),
+            self.method.currentText(),
+            n_variants=b.n_variants,
+            on_result=lambda v: self._replace(k, v),
+            desc=f"regenerate variant {k}",
         )
 
     def _replace(self, k: int, v: Variant) -> None:

@@ -1,0 +1,376 @@
+"""Evaluate pathology-conditioned synthesis: GAN vs L1-only generator vs physics method.
+
+Held-out simulated chests (simulator seeds 900000 + i, never used in training), and the real
+ChestX-ray14 images of ../shared/data/cxr. Prints the tables of docs/synth.md and writes JSON.
+
+    PYTHONPATH=src OMP_NUM_THREADS=1 python benchmarks/eval_synth.py \
+        --train-cache /tmp/gan/sim306_64.npz --cases 60 --out benchmarks/eval_synth.json
+
+Measures
+--------
+* ssim_out: SSIM (7x7, data range 1) between input and variant, averaged over the pixels outside
+  the mask dilated by 5 mm. Target >= 0.98.
+* cls_acc: the window classifier (benchmarks/synth_classifier.py, trained on simulator truth of
+  the training seeds) names the requested pathology. Target >= 90 %. ``input_fp`` is how often it
+  names the pathology on the unchanged input window (what the window geometry alone gives away).
+* size_ok: the visible lesion (smoothed |variant - input| above a quarter of its 95th percentile
+  inside the mask) has an area whose square root is within 25 % of the requested mask's.
+* psnr_in / ssim_in: variant vs the simulated diseased image (same noise) inside the mask.
+* KID / FD: classifier features of variant windows vs truth windows (lower is better).
+* diversity: mean |v0 - v1| inside the mask over mean |truth - input| there.
+* speed: one variant / eight variants of a 2048 x 2048 image.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from scipy import ndimage
+from skimage.metrics import structural_similarity
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from synth_classifier import CLASSES, frechet, kid, predict, train_classifier
+
+from napari_xray_synth.core.conditions import PATHOLOGIES, Condition
+from napari_xray_synth.core.radiograph import Radiograph
+from napari_xray_synth.core.simulate import simulate_chest
+from napari_xray_synth.core.synth_gan import make_window, normalise
+from napari_xray_synth.core.synth_physics import contrast_scale
+from napari_xray_synth.core.synthesize import synthesize
+from napari_xray_synth.core.train.gan_data import load_windows, sim_pair, sim_region
+
+EVAL_SEED = 900_000
+DILATE_MM = 5.0
+
+
+def ssim_outside(a: np.ndarray, b: np.ndarray, mask: np.ndarray, px: float) -> float:
+    """Mean SSIM map outside the dilated mask; computed where the images differ (1 elsewhere)."""
+    outside = ~ndimage.binary_dilation(mask > 0, iterations=max(round(DILATE_MM / px), 1))
+    diff = a != b
+    if not diff.any():
+        return 1.0
+    rows, cols = np.nonzero(diff)
+    pad = 8
+    r0, r1 = max(rows.min() - pad, 0), min(rows.max() + pad + 1, a.shape[0])
+    c0, c1 = max(cols.min() - pad, 0), min(cols.max() + pad + 1, a.shape[1])
+    _, smap = structural_similarity(
+        a[r0:r1, c0:c1], b[r0:r1, c0:c1], data_range=1.0, win_size=7, full=True
+    )
+    full = np.ones(a.shape, np.float64)
+    full[r0:r1, c0:c1] = smap
+    return float(full[outside].mean())
+
+
+def inside_metrics(v: np.ndarray, truth: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """PSNR and mean SSIM map of ``v`` against ``truth`` inside the mask."""
+    m = mask > 0
+    mse = float(((v[m] - truth[m]) ** 2).mean())
+    psnr = 10 * np.log10(1.0 / max(mse, 1e-12))
+    rows, cols = np.nonzero(m)
+    r0, r1 = max(rows.min() - 8, 0), rows.max() + 9
+    c0, c1 = max(cols.min() - 8, 0), cols.max() + 9
+    _, smap = structural_similarity(
+        v[r0:r1, c0:c1], truth[r0:r1, c0:c1], data_range=1.0, win_size=7, full=True
+    )
+    return psnr, float(smap[m[r0:r1, c0:c1]].mean())
+
+
+def visible_ratio(v: np.ndarray, x: np.ndarray, mask: np.ndarray, px: float) -> float:
+    """sqrt(visible lesion area / requested mask area)."""
+    d = ndimage.gaussian_filter(np.abs(v - x).astype(np.float32), max(1.0 / px, 0.7))
+    m = mask > 0
+    if not m.any():
+        return float("nan")
+    thr = 0.25 * np.percentile(d[m], 95)
+    vis = d > max(thr, 1e-4)
+    return float(np.sqrt(vis.sum() / m.sum()))
+
+
+def window_of(image: np.ndarray, cond: Condition, px: float, region, scale: float, size: int):
+    win = make_window(image, cond, px, size, region)
+    return normalise(win.image, scale)[0][None]
+
+
+def held_out_cases(n: int, size: int) -> list[dict]:
+    cases = []
+    for i in range(n):
+        case = simulate_chest(EVAL_SEED + i, size, conditions=PATHOLOGIES[i % len(PATHOLOGIES)])
+        cond = case.conditions[0]
+        x, y = sim_pair(case)
+        cases.append(
+            dict(
+                x=x,
+                y=y,
+                cond=cond,
+                px=case.spacing,
+                region=sim_region(case, cond),
+                mask=case.mask,
+                rg=case.healthy,
+            )
+        )
+    return cases
+
+
+def evaluate_method(name, method, model, cases, net, window, n_var=2):
+    rows = []
+    feats = []
+    for i, c in enumerate(cases):
+        rg = Radiograph(c["x"], (c["px"], c["px"]), "simulator")
+        vs = synthesize(
+            rg,
+            [c["cond"]],
+            n_var,
+            seed=i,
+            method=method,
+            model=model,
+            device="cpu",
+            regions=[c["region"]],
+        )
+        scale = contrast_scale(c["x"])
+        p = PATHOLOGIES.index(c["cond"].pathology)
+        truth_delta = np.abs(c["y"] - c["x"])[c["mask"] > 0].mean()
+        for k, v in enumerate(vs):
+            img = v.radiograph.image
+            assert np.array_equal(v.mask, c["mask"]), "mask differs from the simulator's"
+            w = window_of(img, c["cond"], c["px"], c["region"], scale, window)
+            pred, f = predict(net, w[None])
+            feats.append(f[0])
+            psnr, ssim_in = inside_metrics(img, c["y"], c["mask"])
+            rows.append(
+                dict(
+                    method=name,
+                    case=i,
+                    variant=k,
+                    pathology=c["cond"].pathology,
+                    ssim_out=ssim_outside(c["x"], img, c["mask"], c["px"]),
+                    cls_ok=int(pred[0] == p + 1),
+                    psnr_in=psnr,
+                    ssim_in=ssim_in,
+                    size_ratio=visible_ratio(img, c["x"], c["mask"], c["px"]),
+                )
+            )
+        m = c["mask"] > 0
+        div = np.abs(vs[0].radiograph.image - vs[1].radiograph.image)[m].mean()
+        rows[-1]["diversity"] = float(div / max(truth_delta, 1e-6))
+    return rows, np.array(feats)
+
+
+def summarise(rows):
+    a = lambda k: np.array([r[k] for r in rows if k in r], float)  # noqa: E731
+    size = a("size_ratio")
+    return dict(
+        n=len(rows),
+        ssim_out=float(np.mean(a("ssim_out"))),
+        ssim_out_min=float(np.min(a("ssim_out"))),
+        cls_acc=float(np.mean(a("cls_ok"))),
+        size_ok=float(np.mean(np.abs(size - 1) <= 0.25)),
+        size_median=float(np.median(size)),
+        psnr_in=float(np.mean(a("psnr_in"))),
+        ssim_in=float(np.mean(a("ssim_in"))),
+        diversity=float(np.mean(a("diversity"))) if len(a("diversity")) else float("nan"),
+    )
+
+
+def speed(method, model, repeats=2):
+    case = simulate_chest(EVAL_SEED + 999, 1024)
+    big = np.clip(ndimage.zoom(case.healthy.image, 2, order=1), 0, 1).astype(np.float32)
+    rg = Radiograph(big, (case.spacing / 2,) * 2, "simulator")
+    out = {}
+    for pathology, size_mm, at in (("nodule", 15.0, (900, 600)), ("effusion", 60.0, (1500, 500))):
+        cond = Condition(pathology, at, size_mm, 0.8)
+        synthesize(rg, [cond], 1, method=method, model=model, device="cpu")  # warm-up
+        for n in (1, 8):
+            t = []
+            for r in range(repeats):
+                t0 = time.perf_counter()
+                synthesize(rg, [cond], n, seed=r, method=method, model=model, device="cpu")
+                t.append(time.perf_counter() - t0)
+            out[f"{pathology}_{n}"] = min(t)
+    return out
+
+
+REAL_SPOTS = {  # relative (row, col) and size in mm, inside typical PA lung fields
+    "nodule": ((0.40, 0.30), 15.0),
+    "mass": ((0.45, 0.70), 45.0),
+    "consolidation": ((0.52, 0.28), 55.0),
+    "effusion": ((0.70, 0.24), 50.0),
+    "pneumothorax": ((0.28, 0.20), 20.0),
+    "cardiomegaly": ((0.62, 0.53), 170.0),
+}
+
+
+def real_images(data: Path, methods):
+    from napari_xray_synth.core.io import read_radiograph
+
+    rows = []
+    with open(data / "labels.csv", newline="") as fh:
+        labels = list(csv.DictReader(fh))
+    for j, row in enumerate(labels):
+        rg = read_radiograph(data / row["file"])
+        px = float(row["orig_pixel_spacing_mm"]) * float(row["orig_width"]) / rg.shape[1]
+        rg = rg.with_spacing((px, px), "labels.csv (downscaled)")
+        p = PATHOLOGIES[j % len(PATHOLOGIES)]
+        (fr, fc), size_mm = REAL_SPOTS[p]
+        cond = Condition(p, (fr * rg.shape[0], fc * rg.shape[1]), size_mm, 0.8, shape_seed=j)
+        for name, method, model in methods:
+            (v,) = synthesize(rg, [cond], 1, seed=j, method=method, model=model, device="cpu")
+            rows.append(
+                dict(
+                    method=name,
+                    image=row["file"],
+                    pathology=p,
+                    ssim_out=ssim_outside(rg.image, v.radiograph.image, v.mask, px),
+                    size_ratio=visible_ratio(v.radiograph.image, rg.image, v.mask, px),
+                )
+            )
+    return rows
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--train-cache", required=True, help="the GAN's training windows (.npz)")
+    ap.add_argument("--cases", type=int, default=60)
+    ap.add_argument("--size", type=int, default=1024)
+    ap.add_argument("--gan", default="generator")
+    ap.add_argument("--l1", default="generator_l1only")
+    ap.add_argument("--real", default="/work/shared/data/cxr")
+    ap.add_argument("--out", default="benchmarks/eval_synth.json")
+    ap.add_argument("--skip-speed", action="store_true")
+    ap.add_argument("--methods", default="gan,l1-only,physics")
+    args = ap.parse_args()
+    torch.set_num_threads(1)
+
+    ws = load_windows(args.train_cache)
+    print(f"training windows: {len(ws)} from {args.train_cache}")
+    window = ws.x.shape[-1]
+    net, secs = train_classifier(ws)
+    print(
+        f"classifier: trained {secs:.0f} s on {2 * len(ws)} simulator-truth windows "
+        f"(classes {', '.join(CLASSES)})"
+    )
+    cases = held_out_cases(args.cases, args.size)
+    # the truth itself through the same measures: the ceiling
+    truth_w = np.stack(
+        [
+            window_of(c["y"], c["cond"], c["px"], c["region"], contrast_scale(c["x"]), window)
+            for c in cases
+        ]
+    )
+    input_w = np.stack(
+        [
+            window_of(c["x"], c["cond"], c["px"], c["region"], contrast_scale(c["x"]), window)
+            for c in cases
+        ]
+    )
+    labels = np.array([PATHOLOGIES.index(c["cond"].pathology) + 1 for c in cases])
+    t_pred, t_feat = predict(net, truth_w)
+    i_pred, _ = predict(net, input_w)
+    truth_sizes = [visible_ratio(c["y"], c["x"], c["mask"], c["px"]) for c in cases]
+    result = {
+        "truth": dict(
+            cls_acc=float(np.mean(t_pred == labels)),
+            size_ok=float(np.mean(np.abs(np.array(truth_sizes) - 1) <= 0.25)),
+            size_median=float(np.median(truth_sizes)),
+        ),
+        "input_fp": float(np.mean(i_pred == labels)),
+        "methods": {},
+    }
+    half = len(t_feat) // 2
+    result["truth"]["kid_floor"] = kid(t_feat[:half], t_feat[half:])[0]
+    methods = [
+        ("gan", "gan", args.gan),
+        ("l1-only", "gan", args.l1),
+        ("physics", "physics", "generator"),
+    ]
+    methods = [m for m in methods if m[0] in args.methods.split(",")]
+    per_pathology = {}
+    for name, method, model in methods:
+        rows, feats = evaluate_method(name, method, model, cases, net, window)
+        s = summarise(rows)
+        s["kid"], s["kid_std"] = kid(t_feat, feats)
+        s["fd"] = frechet(t_feat, feats)
+        if not args.skip_speed:
+            s["speed_s"] = speed(method, model)
+        result["methods"][name] = s
+        per_pathology[name] = {
+            p: summarise([r for r in rows if r["pathology"] == p]) for p in PATHOLOGIES
+        }
+    result["per_pathology"] = per_pathology
+    if Path(args.real).is_dir():
+        real = real_images(Path(args.real), [m for m in methods if m[0] != "l1-only"])
+        result["real"] = {
+            name: dict(
+                n=len(rs := [r for r in real if r["method"] == name]),
+                ssim_out=float(np.mean([r["ssim_out"] for r in rs])),
+                ssim_out_min=float(np.min([r["ssim_out"] for r in rs])),
+                size_ok=float(np.mean([abs(r["size_ratio"] - 1) <= 0.25 for r in rs])),
+            )
+            for name in {r["method"] for r in real}
+        }
+    Path(args.out).write_text(json.dumps(result, indent=2))
+    print_tables(result, args)
+
+
+def print_tables(result, args) -> None:
+    print(
+        f"\nheld-out simulated chests: {args.cases} (seeds {EVAL_SEED}..), {args.size} px, "
+        "2 variants each"
+    )
+    hdr = (
+        "method",
+        "SSIM out",
+        "min",
+        "cls acc",
+        "size ok",
+        "PSNR in",
+        "SSIM in",
+        "KID",
+        "FD",
+        "diversity",
+    )
+    print("| " + " | ".join(hdr) + " |")
+    print("|" + "---|" * len(hdr))
+    for name, s in result["methods"].items():
+        print(
+            f"| {name} | {s['ssim_out']:.4f} | {s['ssim_out_min']:.4f} | {s['cls_acc']:.0%} | "
+            f"{s['size_ok']:.0%} | {s['psnr_in']:.2f} | {s['ssim_in']:.3f} | "
+            f"{s['kid']:.4f} | {s['fd']:.2f} | {s['diversity']:.3f} |"
+        )
+    t = result["truth"]
+    print(
+        f"| simulator truth | - | - | {t['cls_acc']:.0%} | {t['size_ok']:.0%} | - | - | "
+        f"{t['kid_floor']:.4f} (split) | - | - |"
+    )
+    print(f"input window named as the pathology (geometry alone): {result['input_fp']:.0%}")
+    print("\nper pathology (cls acc / size ok / SSIM in):")
+    for name, per in result["per_pathology"].items():
+        print(
+            f"  {name}: "
+            + ", ".join(
+                f"{p} {s['cls_acc']:.0%}/{s['size_ok']:.0%}/{s['ssim_in']:.2f}"
+                for p, s in per.items()
+            )
+        )
+    if "speed_s" in next(iter(result["methods"].values())):
+        print("\nspeed, 2048 x 2048, seconds (best of 2):")
+        for name, s in result["methods"].items():
+            print(f"  {name}: " + ", ".join(f"{k} {v:.2f}" for k, v in s["speed_s"].items()))
+    if "real" in result:
+        print("\nreal ChestX-ray14 images (20, one lesion each):")
+        for name, s in result["real"].items():
+            print(
+                f"  {name}: SSIM out {s['ssim_out']:.4f} (min {s['ssim_out_min']:.4f}), "
+                f"size ok {s['size_ok']:.0%}"
+            )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,355 @@
+"""Train the pathology classifier on simulator images made on the fly, each from its own seed.
+
+Seeds: training image ``i`` of a run with seed ``s`` is simulated from the even seed
+``train_seed(s, i)``; held-out images use the odd seeds ``heldout_seed(k)``. So no held-out image
+is ever a training image, whatever the run seed and the number of steps.
+
+A run keeps a checkpoint (weights and optimizer moments as safetensors, the rest as JSON, never a
+pickle) in its work folder and can resume from it exactly: the images of a step and the learning
+rate depend only on the seed and the step number.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file, save_file
+
+from napari_xray_synth.core.atomic import atomic_path
+from napari_xray_synth.core.conditions import PATHOLOGIES
+from napari_xray_synth.core.device import pick_device
+from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.generative_metrics import auc
+from napari_xray_synth.core.models import TRAIN_HINTS, save_model
+from napari_xray_synth.core.nn.classifier import CLASSES, PathologyClassifier, labels_of
+from napari_xray_synth.core.plots import loss_curve
+from napari_xray_synth.core.progress import CancelToken, ProgressFn, check_cancel, report
+
+ARCHITECTURE = "pathology-classifier"
+TRAIN_HINTS["classifier"] = "xray-synth train classifier --data sim --out models/classifier"
+
+#: A sampler turns a seed into one image (2-D, [0, 1]) and the pathologies it shows.
+Sampler = Callable[[int], tuple[np.ndarray, Sequence[str]]]
+
+
+def train_seed(run_seed: int, index: int) -> int:
+    """Simulator seed of training image ``index`` of a run: always even."""
+    return 2 * (int(run_seed) * 1_000_003 + int(index))
+
+
+def heldout_seed(k: int) -> int:
+    """Simulator seed of held-out image ``k``: always odd, so never a training seed."""
+    return 2 * int(k) + 1
+
+
+@dataclass
+class ClassifierConfig:
+    """Everything that shapes a training run (saved on the card and in the checkpoint)."""
+
+    steps: int = 2000
+    batch: int = 16
+    size: int = 256
+    seed: int = 0
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    warmup: int = 100
+    width: int = 16
+    stages: int = 6
+    features_dim: int = 128
+    sim_size: int = 256
+    heldout: int = 280
+    checkpoint_every: int = 100
+    data: str = "sim"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def net_config(self) -> dict[str, int]:
+        """Keyword arguments that rebuild the network (the card's ``config``)."""
+        return {
+            "size": self.size,
+            "width": self.width,
+            "stages": self.stages,
+            "features_dim": self.features_dim,
+            "n_classes": len(CLASSES),
+        }
+
+
+def sim_sampler(
+    sim_size: int = 256,
+    healthy_share: float = 1.0 / 7.0,
+    second_finding: float = 0.25,
+    dose_range: tuple[float, float] = (0.1, 2.0),
+) -> Sampler:
+    """A sampler over the chest simulator: healthy chests and each pathology with random conditions.
+
+    Per seed: healthy with probability ``healthy_share``; otherwise one pathology drawn uniformly
+    (and, with probability ``second_finding``, a second, different one), each placed by the
+    simulator's ``random_condition`` in the lung field; the dose is log-uniform in ``dose_range``
+    times the simulator's default dose.
+    """
+    try:
+        from napari_xray_synth.core import simulate
+    except ImportError as exc:  # pragma: no cover - the simulator ships with the package
+        raise InputError(f"the chest simulator is not available ({exc})") from exc
+    base_dose = float(getattr(simulate, "DEFAULT_DOSE", 1.0))
+
+    def sample(seed: int) -> tuple[np.ndarray, Sequence[str]]:
+        rng = np.random.default_rng([seed, 7])
+        dose = base_dose * float(np.exp(rng.uniform(np.log(dose_range[0]), np.log(dose_range[1]))))
+        if rng.random() < healthy_share:
+            case = simulate.simulate_chest(seed, sim_size, conditions=None, dose=dose)
+            return _image(case.healthy), ()
+        picks = [str(rng.choice(PATHOLOGIES))]
+        if rng.random() < second_finding:
+            picks.append(str(rng.choice([p for p in PATHOLOGIES if p != picks[0]])))
+        # pathology names: the simulator draws each condition with random_condition, from the
+        # seed, in the lung field of the patient it simulates (one call, not two)
+        case = simulate.simulate_chest(seed, sim_size, conditions=picks, dose=dose)
+        return _image(case.diseased), tuple(c.pathology for c in case.conditions)
+
+    return sample
+
+
+def _image(x: Any) -> np.ndarray:
+    """Pixels of a Radiograph or an array."""
+    return np.asarray(getattr(x, "image", x), np.float32)
+
+
+def simulator_fingerprint() -> str:
+    """sha256 of the simulator's and the condition renderer's sources: which images a seed gave."""
+    import hashlib
+
+    from napari_xray_synth.core import conditions, simulate
+
+    h = hashlib.sha256()
+    files = [*sorted(Path(simulate.__file__).parent.glob("*.py")), Path(conditions.__file__)]
+    for f in files:
+        h.update(f.name.encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def _lr(cfg: ClassifierConfig, step: int) -> float:
+    warm = min(1.0, (step + 1) / max(cfg.warmup, 1))
+    return cfg.lr * warm * 0.5 * (1.0 + math.cos(math.pi * step / max(cfg.steps, 1)))
+
+
+def _batch(
+    sampler: Sampler, seeds: Sequence[int], net: PathologyClassifier, device: torch.device
+) -> tuple[torch.Tensor, torch.Tensor]:
+    xs, ys = [], []
+    for s in seeds:
+        img, found = sampler(s)
+        xs.append(net.resize(torch.as_tensor(img)))
+        ys.append(labels_of(tuple(found)))
+    return torch.cat(xs).to(device), torch.as_tensor(np.stack(ys)).to(device)
+
+
+def evaluate_classifier(
+    net: PathologyClassifier,
+    sampler: Sampler,
+    seeds: Sequence[int],
+    batch: int = 16,
+    device: torch.device | str = "cpu",
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> dict[str, Any]:
+    """AUC and accuracy (threshold 0.5) per class on the images of ``seeds``.
+
+    Returns ``{"auc": {class: value}, "accuracy": {...}, "positives": {...}, "n": N,
+    "exact_match": share of images with every class right}``.
+    """
+    device = torch.device(device)
+    net.eval()
+    probs, labels = [], []
+    for i in range(0, len(seeds), batch):
+        check_cancel(cancel)
+        x, y = _batch(sampler, seeds[i : i + batch], net, device)
+        with torch.no_grad():
+            probs.append(torch.sigmoid(net(x)).cpu().numpy())
+        labels.append(y.cpu().numpy())
+        report(progress, min(i + batch, len(seeds)), len(seeds))
+    p, y = np.concatenate(probs), np.concatenate(labels).astype(bool)
+    pred = p >= 0.5
+    out: dict[str, Any] = {"n": len(seeds), "auc": {}, "accuracy": {}, "positives": {}}
+    for j, name in enumerate(CLASSES):
+        out["auc"][name] = auc(p[:, j], y[:, j])
+        out["accuracy"][name] = float((pred[:, j] == y[:, j]).mean())
+        out["positives"][name] = int(y[:, j].sum())
+    out["exact_match"] = float((pred == y).all(axis=1).mean())
+    aucs = [out["auc"][c] for c in PATHOLOGIES if np.isfinite(out["auc"][c])]
+    out["mean_auc_pathologies"] = float(np.mean(aucs)) if aucs else float("nan")
+    return out
+
+
+# --- checkpoints: safetensors for tensors, JSON for the rest -------------------------------
+
+
+def _save_checkpoint(
+    work: Path,
+    net: torch.nn.Module,
+    opt: torch.optim.Optimizer,
+    cfg: ClassifierConfig,
+    step: int,
+    losses: list[float],
+) -> None:
+    tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
+    opt_state = opt.state_dict()
+    for idx, st in opt_state["state"].items():
+        for key, val in st.items():
+            t = val if torch.is_tensor(val) else torch.tensor(val)
+            tensors[f"opt.{idx}.{key}"] = t.detach().cpu().contiguous()
+    with atomic_path(work / "checkpoint.safetensors") as tmp:
+        save_file(tensors, str(tmp))
+    state = {
+        "step": step,
+        "config": asdict(cfg),
+        "losses": losses,
+        "param_groups": opt_state["param_groups"],
+    }
+    with atomic_path(work / "checkpoint.json") as tmp:
+        tmp.write_text(json.dumps(state) + "\n")
+
+
+def _load_checkpoint(
+    work: Path, net: torch.nn.Module, opt: torch.optim.Optimizer, cfg: ClassifierConfig
+) -> tuple[int, list[float]]:
+    state = json.loads((work / "checkpoint.json").read_text())
+    old = state["config"]
+    for key in ("size", "width", "stages", "features_dim", "batch", "seed", "sim_size", "data"):
+        if old.get(key) != getattr(cfg, key):
+            raise InputError(
+                f"the checkpoint was trained with {key}={old.get(key)!r}, not "
+                f"{getattr(cfg, key)!r}; resume with the same settings or start afresh",
+                work,
+            )
+    tensors = load_file(str(work / "checkpoint.safetensors"))
+    net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+    opt_state: dict[str, Any] = {"state": {}, "param_groups": state["param_groups"]}
+    for k, v in tensors.items():
+        if k.startswith("opt."):
+            _, idx, key = k.split(".", 2)
+            opt_state["state"].setdefault(int(idx), {})[key] = v
+    opt.load_state_dict(opt_state)
+    return int(state["step"]), list(state["losses"])
+
+
+def train_classifier(
+    out: str | Path,
+    cfg: ClassifierConfig,
+    *,
+    work: str | Path | None = None,
+    resume: bool = False,
+    sampler: Sampler | None = None,
+    device: str = "auto",
+    command: str = "",
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> dict[str, Any]:
+    """Train, checkpoint, measure on held-out seeds and save the model with its card.
+
+    Parameters
+    ----------
+    out : str or Path
+        Stem of the model: ``OUT.safetensors``, ``OUT.json`` (card) and ``OUT.loss.png``.
+    cfg : ClassifierConfig
+        The run's settings.
+    work : str or Path, optional
+        Checkpoint folder; default ``OUT.run`` beside the model.
+    resume : bool
+        Continue from the checkpoint in ``work`` (its settings must match).
+    sampler : callable, optional
+        ``seed -> (image, pathologies)``; default the chest simulator (:func:`sim_sampler`).
+    device : str
+        "auto", "cpu", "cuda" or "mps".
+    command : str
+        The exact command line, written on the card.
+
+    Returns
+    -------
+    dict
+        The card written.
+    """
+    if cfg.steps < 1 or cfg.batch < 1 or cfg.size < 16:
+        raise InputError("steps and batch must be at least 1 and size at least 16")
+    out = Path(out)
+    if out.suffix in (".safetensors", ".json"):
+        out = out.with_suffix("")
+    if not out.parent.is_dir():
+        raise InputError("the output folder does not exist", out.parent)
+    work = Path(work) if work is not None else out.with_name(out.name + ".run")
+    work.mkdir(parents=True, exist_ok=True)
+    dev = pick_device(device)
+    torch.manual_seed(cfg.seed)
+    sampler = sampler or sim_sampler(cfg.sim_size)
+    net = PathologyClassifier(**cfg.net_config()).to(dev)
+    opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    start, losses = 0, []
+    if resume:
+        if not (work / "checkpoint.json").is_file():
+            raise InputError("no checkpoint to resume from", work)
+        start, losses = _load_checkpoint(work, net, opt, cfg)
+    loss_fn = torch.nn.BCEWithLogitsLoss()
+    t0 = time.perf_counter()
+    for step in range(start, cfg.steps):
+        check_cancel(cancel)
+        net.train()
+        seeds = [train_seed(cfg.seed, step * cfg.batch + i) for i in range(cfg.batch)]
+        x, y = _batch(sampler, seeds, net, dev)
+        for g in opt.param_groups:
+            g["lr"] = _lr(cfg, step)
+        loss = loss_fn(net(x), y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+        done = step + 1
+        if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+            _save_checkpoint(work, net, opt, cfg, done, losses)
+        report(progress, done, cfg.steps + 1)
+    train_s = time.perf_counter() - t0
+
+    seeds = [heldout_seed(k) for k in range(cfg.heldout)]
+    metrics = evaluate_classifier(net, sampler, seeds, cfg.batch, dev, cancel=cancel)
+    plot = loss_curve(out.with_name(out.name + ".loss.png"), losses, "classifier: BCE loss")
+    card = {
+        "task": "multi-label chest pathology classifier and feature extractor",
+        "classes": list(CLASSES),
+        "output": "logits; sigmoid per class (multi-label: findings co-occur)",
+        "input": f"one channel in [0, 1], resized to {cfg.size} x {cfg.size} (area averaging)",
+        "features": f"{cfg.features_dim}-D penultimate vector (features())",
+        "training_command": command,
+        "data": (
+            f"chest simulator (core.simulate) at {cfg.sim_size} px, generated on the fly; "
+            "healthy or 1-2 pathologies with random conditions, log-uniform dose; "
+            "training seeds even (train_seed), held-out seeds odd (heldout_seed)"
+        ),
+        "simulator_sources_sha256": simulator_fingerprint() if cfg.data == "sim" else None,
+        "seed": cfg.seed,
+        "steps": cfg.steps,
+        "images_seen": cfg.steps * cfg.batch,
+        "training_config": asdict(cfg),
+        "device": str(dev),
+        "train_seconds_this_session": round(train_s, 1),
+        "final_loss_mean_last_100": float(np.mean(losses[-100:])) if losses else None,
+        "loss_curve": plot.name,
+        "metrics": {
+            "heldout_images": metrics["n"],
+            "heldout_seeds": f"odd seeds 1..{2 * cfg.heldout - 1} (heldout_seed)",
+            "auc": metrics["auc"],
+            "accuracy_at_0.5": metrics["accuracy"],
+            "positives": metrics["positives"],
+            "exact_match": metrics["exact_match"],
+            "mean_auc_pathologies": metrics["mean_auc_pathologies"],
+        },
+    }
+    save_model(net, out, ARCHITECTURE, cfg.net_config(), card)
+    report(progress, cfg.steps + 1, cfg.steps + 1)
+    return json.loads(out.with_name(out.name + ".json").read_text())

@@ -1,0 +1,336 @@
+"""The "Compare" dock widget: SSIM, PSNR and RMSE of two image layers, and a difference overlay."""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+import numpy as np
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSlider, Label, RadioButtons
+from napari.layers import Image, Labels
+from napari.qt.threading import thread_worker
+from napari.utils.notifications import show_warning
+from qtpy.QtCore import QTimer
+
+from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.metrics import compare
+from napari_xray_synth.plugin.workers import notify_error, run_synchronously
+
+OVERLAY_NAME = "compare map"
+DEBOUNCE_MS = 150
+MAP_CHOICES = {"1 - SSIM": "1-ssim", "|A - B|": "absdiff"}
+
+
+def _fmt(v: float | None, fmt: str) -> str:
+    if v is None:
+        return "n/a"
+    if isinstance(v, float) and math.isinf(v):
+        return "inf"
+    return fmt.format(v)
+
+
+def format_result(res: dict[str, Any]) -> str:
+    """The figures of :func:`core.metrics.compare` as a few lines of text."""
+    lines = [
+        f"SSIM {_fmt(res['ssim'], '{:.4f}')}   PSNR {_fmt(res['psnr'], '{:.2f}')} dB   "
+        f"RMSE {_fmt(res['rmse'], '{:.4g}')}"
+    ]
+    for region in ("inside", "outside"):
+        if f"ssim_{region}" in res:
+            lines.append(
+                f"{region} lesion ({res[f'n_{region}']} px): "
+                f"SSIM {_fmt(res[f'ssim_{region}'], '{:.4f}')}   "
+                f"PSNR {_fmt(res[f'psnr_{region}'], '{:.2f}')} dB   "
+                f"RMSE {_fmt(res[f'rmse_{region}'], '{:.4g}')}"
+            )
+    return "\n".join(lines)
+
+
+class CompareWidget(Container):
+    """Compare image A (a variant, a denoised image) with image B (its source).
+
+    Shows SSIM, PSNR and RMSE for the whole image and, with a lesion Labels layer, inside and
+    outside the lesion. One overlay layer holds 1 - SSIM (bright = different) or |A - B|, in
+    inferno with additive blending, on A's scale; it follows the layers' data (debounced).
+
+    Parameters
+    ----------
+    napari_viewer : napari.viewer.Viewer
+        The viewer whose layers are compared.
+    """
+
+    def __init__(self, napari_viewer: Any) -> None:
+        super().__init__(labels=True)
+        self.viewer = napari_viewer
+        self.overlay: Image | None = None
+        self.layer_a = ComboBox(label="A (variant)", choices=self._image_choices, nullable=True)
+        self.layer_b = ComboBox(label="B (source)", choices=self._image_choices, nullable=True)
+        self.lesion = ComboBox(label="lesion labels", choices=self._label_choices, nullable=True)
+        self.map_kind = RadioButtons(
+            label="overlay", choices=list(MAP_CHOICES), value="1 - SSIM", orientation="horizontal"
+        )
+        self.opacity = FloatSlider(label="opacity", min=0.0, max=1.0, step=0.05, value=0.6)
+        self.side_by_side = CheckBox(text="side by side (grid view)", value=False)
+        self.values = Label(label="values", value="choose two image layers")
+        self.extend(
+            [
+                self.layer_a,
+                self.layer_b,
+                self.lesion,
+                self.map_kind,
+                self.opacity,
+                self.side_by_side,
+                self.values,
+            ]
+        )
+        self.last_result: dict[str, Any] | None = None
+        self.last_update_s: float | None = None
+        self._watched: list[Any] = []
+        self._overlay_was_visible = True
+
+        self._timer = QTimer(self.native)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(DEBOUNCE_MS)
+        self._timer.timeout.connect(self._on_timer)
+        self._worker: Any = None
+        self._pending = False
+        self._warned_scales: tuple[Any, ...] | None = None
+
+        for combo in (self.layer_a, self.layer_b, self.lesion):
+            combo.changed.connect(self._on_selection)
+        self.map_kind.changed.connect(self.schedule)
+        self.opacity.changed.connect(self._on_opacity)
+        self.side_by_side.changed.connect(self._on_grid)
+        events = self.viewer.layers.events
+        for ev in (events.inserted, events.removed, events.reordered):
+            ev.connect(self._reset)
+        self.native.destroyed.connect(self._disconnect_all)
+        self._reset()
+
+    def _disconnect_all(self, *_args: Any) -> None:
+        """Stop listening to the viewer and layers once the Qt widget is gone."""
+        self._unwatch()
+        events = self.viewer.layers.events
+        for ev in (events.inserted, events.removed, events.reordered):
+            ev.disconnect(self._reset)
+
+    # ----- choices --------------------------------------------------------------------------
+    def _image_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
+        return [
+            (layer.name, layer)
+            for layer in self.viewer.layers
+            if isinstance(layer, Image) and layer is not self.overlay
+        ]
+
+    def _label_choices(self, _widget: Any = None) -> list[tuple[str, Any]]:
+        return [(layer.name, layer) for layer in self.viewer.layers if isinstance(layer, Labels)]
+
+    def _reset(self, event: Any = None) -> None:
+        if getattr(event, "value", None) is not None and event.value is self.overlay:
+            if event.type == "removed":
+                self.overlay = None
+            return
+        self.reset_choices()
+        # a sensible default pair: the two top-most image layers
+        images = [lay for _, lay in self._image_choices()]
+        if self.layer_a.value is None and len(images) >= 1:
+            self.layer_a.value = images[-1]
+        if self.layer_b.value is None and len(images) >= 2:
+            self.layer_b.value = next(
+                lay for lay in reversed(images) if lay is not self.layer_a.value
+            )
+
+    # ----- watching the layers --------------------------------------------------------------
+    def _unwatch(self) -> None:
+        for layer, callback in self._watched:
+            for name in ("data", "paint", "scale"):
+                ev = getattr(layer.events, name, None)
+                if ev is not None:
+                    ev.disconnect(callback)
+        self._watched = []
+
+    def _on_selection(self, _value: Any = None) -> None:
+        self._unwatch()
+        for layer in (self.layer_a.value, self.layer_b.value, self.lesion.value):
+            if layer is None:
+                continue
+            for name in ("data", "paint", "scale"):
+                ev = getattr(layer.events, name, None)
+                if ev is not None:
+                    ev.connect(self.schedule)
+            self._watched.append((layer, self.schedule))
+        self.schedule()
+
+    def schedule(self, _event: Any = None) -> None:
+        """Ask for an update after a short quiet period (edits in a row give one update)."""
+        try:
+            self._timer.start()
+        except RuntimeError:  # the Qt widget is already deleted (viewer closing)
+            self._disconnect_all()
+
+    # ----- the update -----------------------------------------------------------------------
+    def _inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, str] | None:
+        """The arrays to compare, checked; None (with a message) when they cannot be compared."""
+        a_layer, b_layer = self.layer_a.value, self.layer_b.value
+        if a_layer is None or b_layer is None:
+            self.values.value = "choose two image layers"
+            return None
+        try:
+            a = self._plane(a_layer)
+            b = self._plane(b_layer)
+            if a.shape != b.shape:
+                raise InputError(
+                    f"layer {a_layer.name!r} is {a.shape[0]} x {a.shape[1]} but layer "
+                    f"{b_layer.name!r} is {b.shape[0]} x {b.shape[1]}: resample one to compare"
+                )
+            mask = None
+            if self.lesion.value is not None:
+                mask = np.asarray(self.lesion.value.data)
+                if mask.shape != a.shape:
+                    raise InputError(
+                        f"is {' x '.join(map(str, mask.shape))} but the images are "
+                        f"{a.shape[0]} x {a.shape[1]}",
+                        f"labels layer {self.lesion.value.name!r}",
+                    )
+        except InputError as exc:
+            self._fail(exc)
+            return None
+        pair = (id(a_layer), id(b_layer), tuple(a_layer.scale), tuple(b_layer.scale))
+        scales_differ = not np.allclose(
+            np.asarray(a_layer.scale)[-2:], np.asarray(b_layer.scale)[-2:]
+        )
+        if scales_differ and pair != self._warned_scales:
+            self._warned_scales = pair  # once per pair, not on every edit
+            show_warning(
+                f"layers {a_layer.name!r} and {b_layer.name!r} have different scales "
+                f"({tuple(a_layer.scale)} and {tuple(b_layer.scale)}): compared pixel by pixel"
+            )
+        return a, b, mask, MAP_CHOICES[self.map_kind.value]
+
+    def _fail(self, exc: BaseException) -> None:
+        self.values.value = f"cannot compare: {exc}"
+        self.last_result = None
+        notify_error(exc, "compare")
+
+    def _apply(self, res: dict[str, Any], t0: float) -> dict[str, Any] | None:
+        a_layer = self.layer_a.value
+        if a_layer is None:
+            return None
+        self._show_overlay(res, a_layer)
+        self.values.value = format_result(res)
+        self.last_result = {k: v for k, v in res.items() if k != "map"}
+        self.last_update_s = time.perf_counter() - t0
+        return self.last_result
+
+    def refresh(self) -> dict[str, Any] | None:
+        """Compute the figures and the overlay now, in this thread; returns the figures."""
+        self._timer.stop()
+        t0 = time.perf_counter()
+        inputs = self._inputs()
+        if inputs is None:
+            return None
+        a, b, mask, kind = inputs
+        try:
+            res = compare(a, b, mask=mask, data_range=None, map_kind=kind)
+        except InputError as exc:
+            self._fail(exc)
+            return None
+        return self._apply(res, t0)
+
+    def _on_timer(self) -> None:
+        """The debounced update: in a worker thread, so that painting and typing stay smooth."""
+        if run_synchronously():
+            self.refresh()
+            return
+        if self._worker is not None:
+            self._pending = True  # one more pass when the running one ends
+            return
+        t0 = time.perf_counter()
+        inputs = self._inputs()
+        if inputs is None:
+            return
+        a, b, mask, kind = inputs
+        # copies: a labels layer is painted in place while the worker reads it
+        a, b = a.copy(), b.copy()
+        mask = None if mask is None else mask != 0
+
+        @thread_worker
+        def work() -> dict[str, Any]:
+            return compare(a, b, mask=mask, data_range=None, map_kind=kind)
+
+        worker = work()
+        worker.returned.connect(lambda res: self._apply(res, t0))
+        worker.errored.connect(self._fail)
+        worker.finished.connect(self._worker_done)
+        self._worker = worker
+        worker.start()
+
+    def _worker_done(self) -> None:
+        self._worker = None
+        if self._pending:
+            self._pending = False
+            self.schedule()
+
+    @staticmethod
+    def _plane(layer: Any) -> np.ndarray:
+        if getattr(layer, "rgb", False):
+            raise InputError("is an RGB image; compare needs greyscale", f"layer {layer.name!r}")
+        data = np.asarray(layer.data)
+        if data.ndim != 2:
+            raise InputError(
+                f"holds {data.ndim}-D data; compare needs one 2-D image", f"layer {layer.name!r}"
+            )
+        return data
+
+    def _show_overlay(self, res: dict[str, Any], a_layer: Any) -> None:
+        data = res["map"]
+        if res["map_kind"] == "absdiff":
+            hi = float(data.max())
+            limits = (0.0, hi if hi > 0 else res["data_range"])
+            name = f"{OVERLAY_NAME}: |A - B|"
+        else:
+            limits = (0.0, 1.0)
+            name = f"{OVERLAY_NAME}: 1 - SSIM"
+        if self.overlay is None or self.overlay not in self.viewer.layers:
+            self.overlay = self.viewer.add_image(
+                data,
+                name=name,
+                colormap="inferno",
+                blending="additive",
+                opacity=self.opacity.value,
+                contrast_limits=limits,
+                scale=a_layer.scale,
+                translate=a_layer.translate,
+                metadata={"xray_synth": {"compare": {"map_kind": res["map_kind"]}}},
+            )
+            self.reset_choices()
+        else:
+            ov = self.overlay
+            ov.data = data
+            ov.contrast_limits = limits
+            # only what changed: every assignment below refreshes the layer
+            if not np.array_equal(ov.scale, a_layer.scale):
+                ov.scale = a_layer.scale
+            if not np.array_equal(ov.translate, a_layer.translate):
+                ov.translate = a_layer.translate
+            if ov.name != name:
+                ov.name = name
+                ov.metadata = {"xray_synth": {"compare": {"map_kind": res["map_kind"]}}}
+        if self.side_by_side.value:
+            self.overlay.visible = False
+
+    # ----- display controls -----------------------------------------------------------------
+    def _on_opacity(self, value: float) -> None:
+        if self.overlay is not None:
+            self.overlay.opacity = float(value)
+
+    def _on_grid(self, on: bool) -> None:
+        """Grid view shows the layers side by side; the overlay is hidden meanwhile."""
+        self.viewer.grid.enabled = bool(on)
+        if self.overlay is not None and self.overlay in self.viewer.layers:
+            if on:
+                self._overlay_was_visible = self.overlay.visible
+                self.overlay.visible = False
+            else:
+                self.overlay.visible = self._overlay_was_visible

@@ -1,0 +1,123 @@
+import json
+
+import pytest
+
+from evaluate_stand_ins import SIM, denoise, synthesize
+from napari_xray_synth.cli import main
+from napari_xray_synth.core import evaluate as ev
+from napari_xray_synth.core.models import save_model
+from napari_xray_synth.core.nn.classifier import build_classifier
+
+
+@pytest.fixture
+def stand_ins(monkeypatch):
+    monkeypatch.setattr(ev, "_default_sim", lambda: SIM)
+    monkeypatch.setattr(ev, "_default_denoise", lambda: denoise)
+    monkeypatch.setattr(ev, "_default_synthesize", lambda: synthesize)
+
+
+def test_cli_evaluate_denoise(tmp_path, stand_ins, capsys):
+    rc = main(
+        [
+            "evaluate",
+            "denoise",
+            "--method",
+            "gaussian",
+            "--method",
+            "strong",
+            "--doses",
+            "0.5,1",
+            "--n",
+            "1",
+            "--size",
+            "48",
+            "--out",
+            str(tmp_path / "rep"),
+            "--quiet",
+        ]
+    )
+    assert rc == 0
+    assert capsys.readouterr().out.strip().endswith("report.md")
+    text = (tmp_path / "rep" / "report.md").read_text()
+    assert "| strong |" in text and "dose 0.5" in text
+
+
+def test_cli_evaluate_synth(tmp_path, stand_ins):
+    cfg = {"size": 32, "width": 8, "stages": 3, "features_dim": 16}
+    save_model(build_classifier(**cfg), tmp_path / "clf", "pathology-classifier", cfg, {})
+    rc = main(
+        [
+            "evaluate",
+            "synth",
+            "--n",
+            "2",
+            "--size",
+            "64",
+            "--classifier",
+            str(tmp_path / "clf"),
+            "--device",
+            "cpu",
+            "--out",
+            str(tmp_path / "rep"),
+            "--quiet",
+        ]
+    )
+    assert rc == 0
+    m = json.loads((tmp_path / "rep" / "metrics.json").read_text())
+    assert m["method"] == "physics" and len(m["variants"]) == 12
+
+
+def test_cli_user_errors_are_one_line(tmp_path, stand_ins, capsys):
+    assert (
+        main(
+            [
+                "evaluate",
+                "synth",
+                "--n",
+                "2",
+                "--classifier",
+                str(tmp_path / "nope"),
+                "--out",
+                str(tmp_path / "r"),
+            ]
+        )
+        == 2
+    )
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nope" in err
+    assert not (tmp_path / "r").exists()
+    with pytest.raises(SystemExit):
+        main(["evaluate", "denoise", "--doses", "0,-1", "--out", str(tmp_path / "r")])
+
+
+def test_cli_train_classifier_tiny(tmp_path, monkeypatch, capsys):
+    from napari_xray_synth.core.train import classifier as tc
+    from test_train_classifier import stand_in_sampler
+
+    monkeypatch.setattr(tc, "sim_sampler", lambda *a, **k: stand_in_sampler)
+    rc = main(
+        [
+            "train",
+            "classifier",
+            "--out",
+            str(tmp_path / "clf"),
+            "--steps",
+            "2",
+            "--batch",
+            "2",
+            "--size",
+            "32",
+            "--width",
+            "8",
+            "--heldout",
+            "8",
+            "--device",
+            "cpu",
+            "--quiet",
+        ]
+    )
+    assert rc == 0
+    card = json.loads((tmp_path / "clf.json").read_text())
+    assert card["training_command"].startswith("xray-synth train classifier --data sim")
+    assert "--steps 2" in card["training_command"]
+    assert "held-out AUC" in capsys.readouterr().out

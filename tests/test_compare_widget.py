@@ -1,0 +1,135 @@
+"""The Compare dock widget in a real napari viewer."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_xray_synth.core import metrics
+from napari_xray_synth.plugin.widgets.compare import OVERLAY_NAME, CompareWidget
+
+pytestmark = pytest.mark.qt
+
+
+@pytest.fixture
+def images(rng):
+    b = rng.random((64, 72)).astype(np.float32)
+    a = np.clip(b + 0.1 * rng.standard_normal(b.shape), 0, 1).astype(np.float32)
+    mask = np.zeros(b.shape, np.uint8)
+    mask[20:40, 30:50] = 1
+    return a, b, mask
+
+
+def _overlay(viewer):
+    found = [lay for lay in viewer.layers if lay.name.startswith(OVERLAY_NAME)]
+    assert len(found) == 1
+    return found[0]
+
+
+def test_values_overlay_and_updates(make_napari_viewer, images, monkeypatch):
+    monkeypatch.setenv("XRAY_SYNTH_SYNC", "1")
+    a, b, mask = images
+    viewer = make_napari_viewer()
+    lb = viewer.add_image(b, name="source", scale=(0.2, 0.2))
+    la = viewer.add_image(a, name="variant", scale=(0.2, 0.2))
+    lesion = viewer.add_labels(mask, name="lesion", scale=(0.2, 0.2))
+    w = CompareWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    w.layer_a.value, w.layer_b.value, w.lesion.value = la, lb, lesion
+    res = w.refresh()
+    assert res is not None
+    assert res["ssim"] == pytest.approx(metrics.ssim(a, b), abs=1e-9)
+    assert res["psnr"] == pytest.approx(metrics.psnr(a, b), abs=1e-5)  # float32 differences
+    assert res["ssim_inside"] == pytest.approx(metrics.ssim(a, b, mask=mask), abs=1e-6)
+    text = w.values.value
+    assert f"{res['ssim']:.4f}" in text and "inside lesion" in text and "outside lesion" in text
+
+    ov = _overlay(viewer)
+    assert ov.colormap.name == "inferno" and ov.blending == "additive"
+    assert tuple(ov.scale) == pytest.approx((0.2, 0.2))
+    np.testing.assert_allclose(ov.data, 1.0 - metrics.ssim_map(a, b), atol=1e-6)
+
+    # opacity slider drives the overlay, and the map kind switches to |A - B| in the same layer
+    w.opacity.value = 0.25
+    assert ov.opacity == pytest.approx(0.25)
+    w.map_kind.value = "|A - B|"
+    w.refresh()
+    assert _overlay(viewer) is ov
+    np.testing.assert_allclose(ov.data, np.abs(a - b), atol=1e-6)
+
+    # editing a layer's data schedules a (debounced) update of the figures and the overlay
+    w.map_kind.value = "1 - SSIM"
+    w.refresh()
+    before = w.last_result["ssim"]
+    la.data = b.copy()
+    assert w._timer.isActive()
+    w._timer.timeout.emit()
+    assert w.last_result["ssim"] == pytest.approx(1.0, abs=1e-6)
+    assert w.last_result["ssim"] != pytest.approx(before)
+    assert float(np.abs(_overlay(viewer).data).max()) < 1e-5
+
+
+def test_shape_mismatch_is_notified_not_raised(make_napari_viewer, images, monkeypatch):
+    a, b, _ = images
+    viewer = make_napari_viewer()
+    lb = viewer.add_image(b, name="source")
+    la = viewer.add_image(a[:50], name="cropped")
+    shown = []
+    monkeypatch.setattr(
+        "napari_xray_synth.plugin.workers.show_error", lambda msg: shown.append(msg)
+    )
+    w = CompareWidget(viewer)
+    w.layer_a.value, w.layer_b.value = la, lb
+    assert w.refresh() is None
+    assert len(shown) == 1 and "50 x 72" in shown[0] and "64 x 72" in shown[0]
+    assert "cannot compare" in w.values.value
+    assert not [lay for lay in viewer.layers if lay.name.startswith(OVERLAY_NAME)]
+
+
+def test_different_scales_warn(make_napari_viewer, images, monkeypatch):
+    a, b, _ = images
+    viewer = make_napari_viewer()
+    lb = viewer.add_image(b, name="source", scale=(0.1, 0.1))
+    la = viewer.add_image(a, name="variant", scale=(0.2, 0.2))
+    warned = []
+    monkeypatch.setattr(
+        "napari_xray_synth.plugin.widgets.compare.show_warning", lambda msg: warned.append(msg)
+    )
+    w = CompareWidget(viewer)
+    w.layer_a.value, w.layer_b.value = la, lb
+    assert w.refresh() is not None
+    assert len(warned) == 1 and "different scales" in warned[0]
+    assert tuple(_overlay(viewer).scale) == pytest.approx((0.2, 0.2))
+
+
+def test_side_by_side_toggles_grid(make_napari_viewer, images):
+    a, b, _ = images
+    viewer = make_napari_viewer()
+    lb = viewer.add_image(b, name="real")
+    la = viewer.add_image(a, name="synthetic")
+    w = CompareWidget(viewer)
+    w.layer_a.value, w.layer_b.value = la, lb
+    w.refresh()
+    w.side_by_side.value = True
+    assert viewer.grid.enabled and not _overlay(viewer).visible
+    w.side_by_side.value = False
+    assert not viewer.grid.enabled and _overlay(viewer).visible
+
+
+def test_debounced_update_runs_in_a_worker(make_napari_viewer, images, qtbot, monkeypatch):
+    monkeypatch.delenv("XRAY_SYNTH_SYNC", raising=False)
+    a, b, mask = images
+    viewer = make_napari_viewer()
+    lb = viewer.add_image(b, name="source")
+    la = viewer.add_image(a, name="variant")
+    lesion = viewer.add_labels(np.zeros_like(mask), name="lesion")
+    w = CompareWidget(viewer)
+    w.layer_a.value, w.layer_b.value, w.lesion.value = la, lb, lesion
+    w.refresh()
+    assert w.last_result["ssim_inside"] is None  # nothing painted yet
+    # painting in place, then the data event, as the brush does
+    lesion.data[mask > 0] = 1
+    lesion.events.data(value=lesion.data)
+    qtbot.waitUntil(lambda: w.last_result.get("ssim_inside") is not None, timeout=10000)
+    assert w.last_result["ssim_inside"] == pytest.approx(metrics.ssim(a, b, mask=mask), abs=1e-6)
+    assert w.last_result["n_inside"] == int(mask.sum())

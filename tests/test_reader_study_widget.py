@@ -1,0 +1,156 @@
+"""A whole blinded reader study driven by keyboard, with a crash and a resume in the middle."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+import tifffile
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import QLabel, QLineEdit, QPlainTextEdit, QPushButton
+
+from napari_xray_synth.plugin.widgets.reader_study import LAYER_NAME, ReaderStudyWidget
+
+pytestmark = pytest.mark.qt
+
+# value in the image -> (file, truth, planned call, planned realism); suspicion in the comment
+PLAN = {
+    0.1: ("real/a.tif", "real", "real", 4),  # 2
+    0.2: ("real/nodule/b.tif", "real", "synthetic", 2),  # 9
+    0.3: ("real/e.tif", "real", "real", 2),  # 4
+    0.4: ("synthetic/c.tif", "synthetic", "synthetic", 1),  # 10
+    0.5: ("synthetic/nodule/d.tif", "synthetic", "real", 2),  # 4
+}
+# worked by hand: synthetic suspicions {10, 4} against real {2, 9, 4}:
+# 10 beats all three (3), 4 beats 2, ties 4, loses to 9 (1.5) -> AUC 4.5 / 6 = 0.75;
+# right calls: a, e, c -> accuracy 3 / 5
+EXPECTED_AUC = 0.75
+EXPECTED_ACCURACY = 0.6
+KEY = {"real": Qt.Key.Key_R, "synthetic": Qt.Key.Key_S}
+DIGIT = {n: getattr(Qt.Key, f"Key_{n}") for n in range(1, 6)}
+
+
+@pytest.fixture
+def study_folder(tmp_path):
+    root = tmp_path / "study"
+    for value, (rel, *_rest) in PLAN.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tifffile.imwrite(path, np.full((24, 20), value, np.float32))
+    return root
+
+
+def _shown_value(viewer):
+    layers = [lay for lay in viewer.layers if lay.name == LAYER_NAME]
+    assert len(layers) == 1
+    return round(float(np.asarray(layers[0].data).mean()), 1)
+
+
+def _ui_text(widget, viewer):
+    texts = [lay.name for lay in viewer.layers]
+    for cls, get in ((QLabel, "text"), (QPushButton, "text"), (QPlainTextEdit, "toPlainText")):
+        texts += [getattr(w, get)() for w in widget.findChildren(cls)]
+    texts += [w.text() for w in widget.findChildren(QLineEdit) if w is not widget.folder]
+    texts.append(viewer.status if isinstance(viewer.status, str) else "")
+    texts.append(viewer.title)
+    return "\n".join(texts)
+
+
+def _open(make_viewer_widget, viewer, folder):
+    w = ReaderStudyWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    w.folder.setText(str(folder))
+    w.reader.setText("reader-1")
+    w.seed.setValue(11)
+    w.start()
+    return w
+
+
+def _answer(qtbot, viewer, widget, target):
+    value = _shown_value(viewer)
+    rel, _truth, call, realism = PLAN[value]
+    # the call on the canvas, the score in the widget, and once the other way round
+    if target == "canvas":
+        canvas = viewer.window._qt_viewer.canvas.native
+        qtbot.keyClick(canvas, KEY[call])
+        qtbot.keyClick(widget, DIGIT[realism])
+    else:
+        canvas = viewer.window._qt_viewer.canvas.native
+        qtbot.keyClick(widget, DIGIT[realism])
+        qtbot.keyClick(canvas, KEY[call])
+    return rel
+
+
+def test_keyboard_study_with_crash_and_resume(make_napari_viewer, qtbot, study_folder):
+    viewer = make_napari_viewer()
+    w = _open(None, viewer, study_folder)
+    assert w.progress.text() == "0 / 5"
+    assert {"R", "S", "1", "5"} <= {str(k) for k in viewer.keymap}
+    names = [rel.split("/")[-1] for rel, *_ in PLAN.values()]
+
+    seen = [_answer(qtbot, viewer, w, "canvas")]
+    assert w.progress.text() == "1 / 5"
+    # a call alone records nothing; changing it before the score is allowed
+    value = _shown_value(viewer)
+    rel, _t, call, realism = PLAN[value]
+    other = "real" if call == "synthetic" else "synthetic"
+    qtbot.keyClick(viewer.window._qt_viewer.canvas.native, KEY[other])
+    assert w.progress.text() == "1 / 5" and other in w.choice.text()
+    qtbot.keyClick(w, KEY[call])
+    qtbot.keyClick(viewer.window._qt_viewer.canvas.native, DIGIT[realism])
+    seen.append(rel)
+    assert w.progress.text() == "2 / 5"
+    # nothing on screen names a file or its folder
+    ui = _ui_text(w, viewer)
+    assert not any(n in ui for n in names) and "synthetic/" not in ui and "real/" not in ui
+    assert [lay.metadata for lay in viewer.layers if lay.name == LAYER_NAME] == [{}]
+
+    # "crash": the widget goes away without finishing; the answers are already on disk
+    csv_path = w.answers_path
+    with open(csv_path, newline="") as fh:
+        assert [r["item"] for r in csv.DictReader(fh)] == seen
+    w.close()
+    viewer.window.remove_dock_widget(w)
+    assert "R" not in {str(k) for k in viewer.keymap}  # closing gives the keys back
+
+    w2 = _open(None, viewer, study_folder)
+    assert w2.progress.text() == "2 / 5"
+    for target in ("widget", "canvas", "widget"):
+        seen.append(_answer(qtbot, viewer, w2, target))
+    assert w2.progress.text() == "5 / 5"
+    assert sorted(seen) == sorted(rel for rel, *_ in PLAN.values())
+    assert not [lay for lay in viewer.layers if lay.name == LAYER_NAME]
+
+    with open(csv_path, newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [r["item"] for r in rows] == seen
+    by_item = {rel: (truth, call, realism) for rel, truth, call, realism in PLAN.values()}
+    for r in rows:
+        truth, call, realism = by_item[r["item"]]
+        assert (r["reader"], r["truth"], r["answer"], int(r["realism"])) == (
+            "reader-1",
+            truth,
+            call,
+            realism,
+        )
+    res = w2.study.results()
+    assert res.auc == pytest.approx(EXPECTED_AUC)
+    assert res.accuracy == pytest.approx(EXPECTED_ACCURACY)
+    assert "AUC 0.75" in w2.summary.toPlainText()
+    assert "accuracy 0.60" in w2.summary.toPlainText()
+
+    # the keys are given back: R no longer answers anything
+    assert "R" not in {str(k) for k in viewer.keymap}
+
+
+def test_empty_folder_is_notified(make_napari_viewer, tmp_path, monkeypatch):
+    viewer = make_napari_viewer()
+    shown = []
+    monkeypatch.setattr("napari_xray_synth.plugin.workers.show_error", shown.append)
+    w = ReaderStudyWidget(viewer)
+    w.folder.setText(str(tmp_path))
+    w.reader.setText("x")
+    w.start()
+    assert len(shown) == 1 and "no study images" in shown[0]
+    assert w.study is None and w.start_button.isEnabled()

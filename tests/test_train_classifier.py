@@ -1,0 +1,119 @@
+import json
+
+import numpy as np
+import pytest
+
+from napari_xray_synth.core.conditions import PATHOLOGIES
+from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.models import load_model
+from napari_xray_synth.core.progress import Cancelled
+from napari_xray_synth.core.train import classifier as tc
+
+
+def stand_in_sampler(seed: int):
+    """A tiny stand-in for the simulator: a bright disc means "nodule", a bright base "effusion"."""
+    rng = np.random.default_rng(seed)
+    img = rng.normal(0.4, 0.05, (40, 40)).astype(np.float32)
+    found = []
+    if rng.random() < 0.5:
+        img[10:20, 10:20] += 0.4
+        found.append("nodule")
+    if rng.random() < 0.5:
+        img[30:, :] += 0.3
+        found.append("effusion")
+    return np.clip(img, 0, 1), tuple(found)
+
+
+def tiny(**kw):
+    base = dict(
+        steps=6,
+        batch=4,
+        size=32,
+        width=8,
+        stages=3,
+        features_dim=16,
+        heldout=24,
+        checkpoint_every=3,
+        warmup=2,
+        lr=3e-3,
+    )
+    base.update(kw)
+    return tc.ClassifierConfig(**base)
+
+
+def test_seeds_never_overlap():
+    train = {tc.train_seed(s, i) for s in range(3) for i in range(2000)}
+    held = {tc.heldout_seed(k) for k in range(2000)}
+    assert not train & held
+
+
+def test_tiny_training_writes_model_card_and_loss_curve(tmp_path):
+    card = tc.train_classifier(
+        tmp_path / "clf", tiny(), sampler=stand_in_sampler, device="cpu", command="xray-synth x"
+    )
+    assert (tmp_path / "clf.safetensors").is_file()
+    assert (tmp_path / "clf.loss.png").stat().st_size > 1000
+    on_disk = json.loads((tmp_path / "clf.json").read_text())
+    assert on_disk["training_command"] == "xray-synth x"
+    assert on_disk["architecture"] == "pathology-classifier"
+    auc = on_disk["metrics"]["auc"]
+    assert set(auc) == {"none", *PATHOLOGIES}
+    # classes the stand-in never shows have no AUC (NaN), the ones it shows do
+    assert np.isfinite(auc["nodule"]) and np.isnan(auc["mass"])
+    assert card["metrics"]["heldout_images"] == 24
+    loaded = load_model(tmp_path / "clf")
+    assert loaded.module.num_features == 16
+    assert len(on_disk["training_config"]) > 5 and on_disk["steps"] == 6
+
+
+def test_resume_continues_exactly(tmp_path):
+    # 6 steps in one go ...
+    tc.train_classifier(tmp_path / "a", tiny(), sampler=stand_in_sampler, device="cpu")
+    # ... equal 3 steps, cancelled, then a resume to 6 (same images, same learning rates)
+    work = tmp_path / "b.run"
+    with pytest.raises(Cancelled):
+        tc.train_classifier(
+            tmp_path / "b",
+            tiny(),
+            sampler=stand_in_sampler,
+            device="cpu",
+            cancel=_CancelAfter(3),
+            work=work,
+        )
+    state = json.loads((work / "checkpoint.json").read_text())
+    assert state["step"] == 3
+    tc.train_classifier(
+        tmp_path / "b", tiny(), sampler=stand_in_sampler, device="cpu", work=work, resume=True
+    )
+    a, b = load_model(tmp_path / "a").module, load_model(tmp_path / "b").module
+    for (ka, va), (_, vb) in zip(a.state_dict().items(), b.state_dict().items(), strict=True):
+        np.testing.assert_allclose(va.numpy(), vb.numpy(), atol=1e-5, err_msg=ka)
+    la = json.loads((tmp_path / "a.json").read_text())["final_loss_mean_last_100"]
+    lb = json.loads((tmp_path / "b.json").read_text())["final_loss_mean_last_100"]
+    assert la == pytest.approx(lb, rel=1e-4)
+
+
+def test_resume_with_other_settings_is_refused(tmp_path):
+    tc.train_classifier(tmp_path / "a", tiny(steps=3), sampler=stand_in_sampler, device="cpu")
+    with pytest.raises(InputError, match="size"):
+        tc.train_classifier(
+            tmp_path / "a",
+            tiny(steps=6, size=48),
+            sampler=stand_in_sampler,
+            device="cpu",
+            resume=True,
+        )
+    with pytest.raises(InputError, match="no checkpoint"):
+        tc.train_classifier(tmp_path / "z", tiny(), sampler=stand_in_sampler, resume=True)
+
+
+class _CancelAfter:
+    """Cancel token that turns set after ``n`` checks (one check per step)."""
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+        self.calls = 0
+
+    def is_set(self) -> bool:
+        self.calls += 1
+        return self.calls > self.n
