@@ -46,6 +46,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--l1-only", action="store_true", help="no adversarial loss (ablation)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", default=None, help="checkpoint stem to continue from")
+    p.add_argument(
+        "--init-from",
+        default=None,
+        help="start the generator from these weights (checkpoint stem or model), "
+        "e.g. an --l1-only run: the pix2pix warm start",
+    )
     p.add_argument("--device", default="auto")
     p.add_argument("--window", type=int, default=128, help="network window in pixels")
     p.add_argument("--base", type=int, default=16, help="generator base channels")
@@ -133,6 +139,7 @@ def _command(args: argparse.Namespace, mode: str) -> str:
     parts += ["--feature-matching"] if args.feature_matching else []
     parts += ["--l1-only"] if args.l1_only else []
     parts += ["--resume", args.resume] if args.resume else []
+    parts += ["--init-from", args.init_from] if args.init_from else []
     return " ".join(shlex.quote(str(p)) for p in parts)
 
 
@@ -210,6 +217,9 @@ def run(args: argparse.Namespace) -> int:
             )
             source = f"{args.data} ({len(data)} healthy, {len(real)} labelled windows)"
     trainer = GanTrainer(cfg, data, real, args.device)
+    init = None
+    if args.init_from:
+        init = trainer.init_generator(args.init_from)
     if args.resume:
         trainer.load_checkpoint(Path(args.resume))
     print(
@@ -232,6 +242,7 @@ def run(args: argparse.Namespace) -> int:
         "data": source,
         "seed": args.seed,
         "metrics": {"note": "measured on held-out data by benchmarks/eval_synth.py"},
+        "initialised_from": init,
         "final_losses": trainer.history[-1] if trainer.history else {},
         "train_seconds": round(getattr(trainer, "seconds", 0.0), 1),
         "device": str(trainer.device),
