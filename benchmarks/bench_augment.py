@@ -137,14 +137,14 @@ def main() -> None:
     print(f"input: {inp}, K={args.per_image}, format {args.format}\n")
     print(
         "| workers | items | wall s (incl. cluster start) | work s | items/s (work) | speed-up |"
-        " mean s/item on a worker |"
+        " s/item on a worker (wall) | CPU s/item |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for r in runs:
         print(
             f"| {r['workers']} | {r['written']} | {r['seconds']:.1f} | {r['work_seconds']:.1f} |"
             f" {r['work_items_per_second']:.2f} | {r['work_items_per_second'] / base:.2f}x |"
-            f" {r['item_seconds_mean']:.3f} |"
+            f" {r['item_seconds_mean']:.3f} | {r['item_cpu_seconds_mean']:.3f} |"
         )
     print("\n| step (one image, one thread) | seconds |")
     print("|---|---|")

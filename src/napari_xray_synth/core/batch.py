@@ -156,6 +156,7 @@ class SourceResult:
     failures: list[dict[str, str]] = field(default_factory=list)
     seconds_read: float = 0.0
     seconds_items: list[float] = field(default_factory=list)
+    cpu_seconds_items: list[float] = field(default_factory=list)
     lung_method: str = ""
 
 
@@ -174,6 +175,7 @@ class AugmentSummary:
     work_seconds: float
     workers: int
     item_seconds_mean: float
+    item_cpu_seconds_mean: float
     read_seconds_mean: float
     lung_methods: dict[str, int]
     manifest: Path | None
@@ -348,7 +350,7 @@ def process_source(
     px = float(np.mean(rg.spacing))
     result.seconds_read = time.perf_counter() - t0
     for it in todo:
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         rng = np.random.default_rng(it.seed)
         try:
             cond = place_condition(rng, it.pathology, fields, px)
@@ -375,6 +377,7 @@ def process_source(
         _write_item(out, it, variant, src, config, header, uid_map, extra)
         result.written.append(it.item_id)
         result.seconds_items.append(time.perf_counter() - t1)
+        result.cpu_seconds_items.append(time.process_time() - c1)
     return result
 
 
@@ -588,6 +591,7 @@ def run_augment(
         fail_path = _write_failures(out, failures)
         manifest = rebuild_manifest(out, tasks, config.fmt)
     item_times = [s for r in results for s in r.seconds_items]
+    cpu_times = [s for r in results for s in r.cpu_seconds_items]
     read_times = [r.seconds_read for r in results if r.seconds_read]
     return AugmentSummary(
         out_dir=out,
@@ -601,6 +605,7 @@ def run_augment(
         work_seconds=work_seconds,
         workers=n_workers,
         item_seconds_mean=float(np.mean(item_times)) if item_times else 0.0,
+        item_cpu_seconds_mean=float(np.mean(cpu_times)) if cpu_times else 0.0,
         read_seconds_mean=float(np.mean(read_times)) if read_times else 0.0,
         lung_methods=dict(Counter(r.lung_method for r in results if r.lung_method)),
         manifest=manifest,
