@@ -290,3 +290,13 @@ def test_disk_full_during_a_task_stops_with_one_error(tmp_path, monkeypatch):
         batch.process_source(task, cfg, str(out), "secret")
     assert str(out) in str(info.value)
     assert [p for p in out.rglob("*") if p.is_file()] == []
+
+
+def test_resume_refuses_other_settings(tmp_path):
+    inp = make_inputs(tmp_path / "in", 1)
+    out = tmp_path / "out"
+    run_augment(inp, out, config(per_image=1), workers=1)
+    with pytest.raises(InputError, match="seed 7 \\(now 8\\)"):
+        run_augment(inp, out, config(per_image=1, seed=8), workers=1)
+    more = run_augment(inp, out, config(per_image=2), workers=1)  # K may grow
+    assert more.already_done == 1 and more.written == 1

@@ -6,6 +6,7 @@ Layout of ``OUT_DIR``::
     masks/<id>.<png|tif>        its uint8 label mask
     items/<id>.json             its manifest row (written last: the item is complete)
     manifest.csv, manifest.json rebuilt from items/ at the end of every run
+    augment.json                the settings; a resumed run must use the same (K may grow)
     failures.csv                inputs (or items) that could not be used, and why
 
 Every item ``<id>`` = ``<source key>_k<k>`` has a seed derived from (source key, k, global seed)
@@ -29,6 +30,7 @@ import os
 import shutil
 import socket
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -60,6 +62,18 @@ DEFAULT_SYNTHESIZER = "napari_xray_synth.core.synthesize:synthesize"
 FORMATS = ("png", "tif", "dcm")
 REGION_PATHOLOGIES = ("effusion", "pneumothorax", "consolidation")
 LOCK = ".augment.lock"
+SETTINGS = "augment.json"
+#: Settings that change existing items: a resumed run must use the same ones (K may grow).
+FIXED_SETTINGS = (
+    "seed",
+    "pathologies",
+    "fmt",
+    "spacing_mm",
+    "method",
+    "model",
+    "deidentify",
+    "hash_names",
+)
 
 
 class OutputError(XraySynthError):
@@ -446,6 +460,27 @@ def _prepare(out_dir: Path, pending_items: int, sources: Sequence[Source], fmt: 
             )
 
 
+def _check_settings(out_dir: Path, config: AugmentConfig) -> None:
+    """Refuse to resume a folder made with other settings; record them on the first run."""
+    path = out_dir / SETTINGS
+    mine = {k: v for k, v in asdict(config).items() if k in FIXED_SETTINGS}
+    mine["pathologies"] = list(mine["pathologies"])
+    if path.is_file():
+        try:
+            theirs = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"unreadable {SETTINGS} ({exc})", out_dir) from exc
+        diff = [k for k in FIXED_SETTINGS if theirs.get(k) != mine[k]]
+        if diff:
+            what = ", ".join(f"{k} {theirs.get(k)!r} (now {mine[k]!r})" for k in diff)
+            raise InputError(
+                f"holds a run made with other settings: {what}; use another folder", out_dir
+            )
+        return
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(mine, indent=1) + "\n", encoding="utf-8")
+
+
 def _clean_temporaries(out_dir: Path) -> int:
     """Remove temporary files left by a killed run (``.<name>.<random>.part.<ext>``)."""
     n = 0
@@ -496,13 +531,16 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
         with client:
             yield client
         return
-    cluster = LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-    )
+    with warnings.catch_warnings():
+        # the scheduler's HTTP endpoint moves to a free port when 8787 is taken: not news
+        warnings.filterwarnings("ignore", message="Port .* is already in use")
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
     with cluster, Client(cluster) as client:
         yield client
 
@@ -549,6 +587,7 @@ def run_augment(
     n_workers = workers
     work_seconds = 0.0
     with _locked(out):
+        _check_settings(out, config)
         _clean_temporaries(out)
         pending = [
             t for t in tasks if any(not item_complete(out, i.item_id, config.fmt) for i in t.items)
