@@ -138,6 +138,15 @@ def test_same_output_with_1_and_2_workers_and_failures(tmp_path):
         assert mask.max() == LABELS[r["pathology"]]  # the lesion is in its mask
         assert r["seed"] and r["method"] == "physics" and r["synthetic"] == "True"
 
+    # resuming needs the same settings (refused before any work); K may grow
+    with pytest.raises(InputError, match=r"seed 7 \(now 8\)"):
+        run_augment(inp, tmp_path / "w1", config(seed=8), workers=1)
+    more = run_augment(inp, tmp_path / "w1", config(per_image=3), workers=1)
+    assert more.already_done == 6 and more.written == 3
+    grown = digest(tmp_path / "w1")
+    assert all(grown[k] == v for k, v in d1.items() if k != "manifest.csv")  # old items kept
+    assert len(grown) == len(d1) + 6
+
 
 def _run_cli(inp: Path, out: Path, *extra: str) -> subprocess.Popen:
     env = dict(
@@ -290,13 +299,3 @@ def test_disk_full_during_a_task_stops_with_one_error(tmp_path, monkeypatch):
         batch.process_source(task, cfg, str(out), "secret")
     assert str(out) in str(info.value)
     assert [p for p in out.rglob("*") if p.is_file()] == []
-
-
-def test_resume_refuses_other_settings(tmp_path):
-    inp = make_inputs(tmp_path / "in", 1)
-    out = tmp_path / "out"
-    run_augment(inp, out, config(per_image=1), workers=1)
-    with pytest.raises(InputError, match="seed 7 \\(now 8\\)"):
-        run_augment(inp, out, config(per_image=1, seed=8), workers=1)
-    more = run_augment(inp, out, config(per_image=2), workers=1)  # K may grow
-    assert more.already_done == 1 and more.written == 1
