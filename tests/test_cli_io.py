@@ -91,17 +91,6 @@ def test_convert_failures_one_line_no_output(dcm, tmp_path):
         assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing left behind
 
 
-def test_demo_writes_png_and_tiff(tmp_path, capsys):
-    assert main(["demo", "--out", str(tmp_path / "demo")]) == 0
-    printed = capsys.readouterr().out
-    names = sorted(p.name for p in (tmp_path / "demo").iterdir())
-    assert names == ["demo_chest.dcm", "demo_chest.png", "demo_chest.tif"]
-    assert "demo_chest.png" in printed
-    with Image.open(tmp_path / "demo" / "demo_chest.png") as im:
-        png = np.asarray(im)
-    assert png.dtype == np.uint16 and png.std() > 1000  # a picture, not a flat field
-
-
 def test_info_on_a_report_and_on_garbage(tmp_path, capsys):
     from test_io_bad_input import structured_report
 

@@ -1,45 +1,59 @@
-"""``xray-synth demo --out DIR``: the whole job on an embedded default, no data needed.
-
-For now: write a synthetic chest-like DICOM, read it back as any file would be read, and write
-the displayed image as PNG (16-bit) and TIFF (float32). Later issues grow this into the pipeline.
-"""
+"""``xray-synth demo --out DIR``: the whole job on the embedded default, no data needed."""
 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
-from napari_xray_synth.core.errors import InputError
-from napari_xray_synth.core.io import read_radiograph, write_image
-from napari_xray_synth.core.io.demo_dicom import write_demo_dicom
+from napari_xray_synth.cli.progress_bar import progress_bar
+from napari_xray_synth.core.demo import DEMO_PATHOLOGIES, run_demo
 
 
 def register(subparsers: Any) -> None:
     """Add the ``demo`` subcommand."""
     p = subparsers.add_parser(
         "demo",
-        help="run the main job on a built-in synthetic radiograph",
-        description="Write a synthetic chest-like DICOM, read it back and write PNG and TIFF.",
+        help="run the whole pipeline on a built-in simulated radiograph",
+        description=(
+            "Simulate a low-dose chest radiograph, write it as DICOM and read it back, denoise "
+            "it, synthesize variants with lesions, compare them with SSIM maps, and write "
+            "images, masks, a montage and a report."
+        ),
     )
     p.add_argument("--out", default="demo_out", help="output folder (made if missing)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the synthetic image's noise")
+    p.add_argument("--seed", type=int, default=0, help="seed of everything random")
+    p.add_argument("--size", type=int, default=1024, help="image side in pixels")
+    p.add_argument("--method", choices=("gan", "physics"), default="gan")
+    p.add_argument("--variants", type=int, default=2, help="variants per pathology")
+    p.add_argument(
+        "--pathologies",
+        nargs="+",
+        default=list(DEMO_PATHOLOGIES),
+        metavar="P",
+        help="pathologies to put in",
+    )
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Make, read and convert the demo radiograph."""
-    out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot make the output folder ({exc.strerror})", out) from exc
-    dcm = write_demo_dicom(out / "demo_chest.dcm", seed=args.seed)
-    rg = read_radiograph(dcm)
-    png = write_image(rg, out / "demo_chest.png")
-    tif = write_image(rg, out / "demo_chest.tif")
-    w = rg.default_window
-    print(f"synthetic DICOM  {dcm}  ({rg.shape[0]}x{rg.shape[1]}, spacing {rg.spacing} mm)")
-    print(f"PNG (16-bit)     {png}  (window {w.name!r})")
-    print(f"TIFF (float32)   {tif}")
+    """Run the demo and say where everything went."""
+    with progress_bar("demo") as progress:
+        result = run_demo(
+            args.out,
+            seed=args.seed,
+            size=args.size,
+            method=args.method,
+            variants=args.variants,
+            pathologies=args.pathologies,
+            progress=progress,
+        )
+    for note in result.notes:
+        print(f"note: {note}")
+    print(f"{len(result.files)} files in {result.folder}:")
+    for r in result.rows:
+        print(
+            f"  {r['file']:<20} {r['pathology']:<13} SSIM outside lesion {r['ssim_outside']:.4f}"
+            f"  inside {r['ssim_inside']:.4f}"
+        )
+    print(f"montage: {result.folder / 'montage.png'}   report: {result.folder / 'report.md'}")
     return 0
