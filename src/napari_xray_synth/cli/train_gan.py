@@ -129,13 +129,20 @@ def _command(args: argparse.Namespace, mode: str) -> str:
         args.window,
         "--base",
         args.base,
+        "--depth",
+        args.depth,
+        "--d-base",
+        args.d_base,
         "--d-scales",
         args.d_scales,
     ]
+    if args.max_minutes:
+        parts += ["--max-minutes", args.max_minutes]
     if args.data == "sim":
         parts += ["--cases", args.cases, "--sim-seed", args.sim_seed, "--image-px", *args.image_px]
     else:
         parts += ["--spacing", args.spacing] + (["--images", args.images] if args.images else [])
+    parts += ["--cache", args.cache] if args.cache else []
     parts += ["--feature-matching"] if args.feature_matching else []
     parts += ["--l1-only"] if args.l1_only else []
     parts += ["--resume", args.resume] if args.resume else []
@@ -175,7 +182,10 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         window=args.window,
         g_base=args.base,
+        g_depth=args.depth,
+        d_base=args.d_base,
         d_scales=args.d_scales,
+        max_minutes=args.max_minutes,
         sample_every=args.checkpoint_every,
         checkpoint_every=args.checkpoint_every,
     )
