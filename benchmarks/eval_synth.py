@@ -99,7 +99,48 @@ def window_of(image: np.ndarray, cond: Condition, px: float, region, scale: floa
     return normalise(win.image, scale)[0][None]
 
 
-def held_out_cases(n: int, size: int) -> list[dict]:
+def held_out_cases(n: int, size: int, cache: str | None = None) -> list[dict]:
+    """Simulated held-out cases (seeds EVAL_SEED + i), cached as .npz + .json when asked."""
+    if cache and Path(cache).with_suffix(".npz").is_file():
+        meta = json.loads(Path(cache).with_suffix(".json").read_text())
+        if meta["n"] == n and meta["size"] == size:
+            z = np.load(Path(cache).with_suffix(".npz"), allow_pickle=False)
+            cases = []
+            for i, c in enumerate(meta["conditions"]):
+                region = z[f"region{i}"] if f"region{i}" in z.files else None
+                cases.append(
+                    dict(
+                        x=z[f"x{i}"],
+                        y=z[f"y{i}"],
+                        mask=z[f"mask{i}"],
+                        region=region,
+                        cond=Condition.from_dict(c),
+                        px=meta["px"][i],
+                    )
+                )
+            return cases
+    cases = _simulate_cases(n, size)
+    if cache:
+        arrays = {}
+        for i, c in enumerate(cases):
+            arrays.update({f"x{i}": c["x"], f"y{i}": c["y"], f"mask{i}": c["mask"]})
+            if c["region"] is not None:
+                arrays[f"region{i}"] = c["region"]
+        np.savez(Path(cache).with_suffix(".npz"), **arrays)
+        Path(cache).with_suffix(".json").write_text(
+            json.dumps(
+                dict(
+                    n=n,
+                    size=size,
+                    px=[c["px"] for c in cases],
+                    conditions=[c["cond"].to_dict() for c in cases],
+                )
+            )
+        )
+    return cases
+
+
+def _simulate_cases(n: int, size: int) -> list[dict]:
     cases = []
     for i in range(n):
         case = simulate_chest(EVAL_SEED + i, size, conditions=PATHOLOGIES[i % len(PATHOLOGIES)])
@@ -245,6 +286,7 @@ def main() -> None:
     ap.add_argument("--out", default="benchmarks/eval_synth.json")
     ap.add_argument("--skip-speed", action="store_true")
     ap.add_argument("--methods", default="gan,l1-only,physics")
+    ap.add_argument("--cases-cache", default=None, help="stem of a held-out case cache")
     args = ap.parse_args()
     torch.set_num_threads(1)
 
@@ -256,7 +298,7 @@ def main() -> None:
         f"classifier: trained {secs:.0f} s on {2 * len(ws)} simulator-truth windows "
         f"(classes {', '.join(CLASSES)})"
     )
-    cases = held_out_cases(args.cases, args.size)
+    cases = held_out_cases(args.cases, args.size, args.cases_cache)
     # the truth itself through the same measures: the ceiling
     truth_w = np.stack(
         [
