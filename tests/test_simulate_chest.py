@@ -75,6 +75,19 @@ def test_every_pathology_renders_inside_its_mask(cases, pathology):
     assert diff[~near].mean() < 1e-3
 
 
+@pytest.mark.parametrize("pathology", ["nodule", "effusion"])
+def test_noisy_pair_shares_the_noise_outside_the_lesion(cases, pathology):
+    case = cases[pathology]
+    lesion = case.mask > 0
+    diff = np.abs(case.diseased.image - case.healthy.image)
+    far = ~ndimage.binary_dilation(lesion, iterations=12)
+    # common random numbers: the same noise realisation away from the lesion...
+    assert diff[far].max() == 0.0
+    # ...but noise is there, and the lesion shows through it
+    assert np.abs(case.diseased.image - case.diseased_clean.image).mean() > 1e-3
+    assert diff[lesion].mean() > 0.01
+
+
 def test_lesions_overlap_ribs_and_lie_in_the_lungs(cases):
     for p in ("nodule", "mass", "consolidation"):
         case = cases[p]

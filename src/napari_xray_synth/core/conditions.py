@@ -199,7 +199,10 @@ def render_soft_mask(
         radius = size / 2
         theta = np.arctan2(dr, dc)
         rho = np.hypot(dr, dc)
-        sd = rho - radius * _outline(theta, cond, rng)
+        # the outline is a function of the angle only: tabulate it finely, then interpolate
+        table = np.linspace(-np.pi, np.pi, 4097)
+        outline = np.interp(theta, table, _outline(table, cond, rng), period=2 * np.pi)
+        sd = rho - radius * outline
         soft = _soft(sd, max(radius * 0.08, 0.7))
     elif p == "cardiomegaly":
         a, b = size / 2, size * 0.42
@@ -233,9 +236,7 @@ def render_soft_mask(
     else:  # consolidation: patchy, from thresholded smooth noise inside an ellipse
         radius = size / 2
         h = int(np.ceil(radius * 2.4)) + 3
-        noise = rng.standard_normal((2 * h + 1, 2 * h + 1)).astype(np.float32)
-        noise = ndimage.gaussian_filter(noise, max(radius / 5, 1.0))
-        noise /= noise.std() + 1e-6
+        noise = _smooth_field(rng, 2 * h + 1, max(radius / 5, 1.0))
         patch = np.zeros(shape, np.float32)
         r_i, c_i = round(r0), round(c0)
         rs, cs = (
@@ -267,6 +268,22 @@ def render_soft_mask(
     return out
 
 
+def _smooth_field(rng: np.random.Generator, n: int, sigma: float) -> np.ndarray:
+    """An (n, n) Gaussian random field of unit std and correlation length ``sigma`` pixels,
+    drawn on a grid ``sigma / 2`` coarser and interpolated (bilinear) back up."""
+    k = max(int(sigma / 2), 1)
+    m = -(-n // k) + 2
+    small = ndimage.gaussian_filter(rng.standard_normal((m, m)).astype(np.float32), sigma / k)
+    pos = np.clip((np.arange(n) + 0.5) / k - 0.5 + 1.0, 0.0, m - 1.0)
+    i0 = np.minimum(np.floor(pos).astype(int), m - 2)
+    f = (pos - i0).astype(np.float32)
+    interp = np.zeros((n, m), np.float32)
+    interp[np.arange(n), i0] = 1.0 - f
+    interp[np.arange(n), i0 + 1] = f
+    field = interp @ small @ interp.T
+    return field / (field.std() + 1e-6)
+
+
 def _window(
     cond: Condition, shape: tuple[int, int], size: float, px: float
 ) -> tuple[slice, slice] | None:
@@ -276,7 +293,14 @@ def _window(
     lateral = -1.0 if cond.patient_side(shape) == "right" else 1.0
     if p in ("nodule", "mass"):
         radius = size / 2
-        reach = 2.6 * radius + 12.0 * max(radius * 0.08, 0.7) + 2.0
+        # the outline reaches 1.27 radii when lobulated, up to ~2.5 with spicules
+        if cond.margin == "spiculated":
+            extent = 2.6
+        elif cond.margin == "lobulated" or p == "mass":
+            extent = 1.35
+        else:
+            extent = 1.05
+        reach = extent * radius + 12.0 * max(radius * 0.08, 0.7) + 2.0
         rows, cols = (r0 - reach, r0 + reach), (c0 - reach, c0 + reach)
     elif p == "cardiomegaly":
         a, b, edge = size / 2, size * 0.42, max(size * 0.01, 1.0)

@@ -190,10 +190,10 @@ def simulate_chest(
         "conditions": [c.to_dict() for c in conds],
     }
 
-    def radiograph(p: np.ndarray, detail: np.ndarray, what: str) -> Radiograph:
+    def radiograph(image: np.ndarray, what: str) -> Radiograph:
         step = Provenance("simulate", {**params, "version": what}, seed=seed)
         return Radiograph(
-            image=pres.apply(p, detail),
+            image=image,
             spacing=(px, px),
             spacing_source="simulator",
             windows=WINDOWS,
@@ -208,27 +208,45 @@ def simulate_chest(
             synthetic=True,
         )
 
-    def noisy(lam: np.ndarray, stream: int) -> np.ndarray:
-        rng_n = np.random.default_rng([seed, stream])
-        return physics.log_signal(physics.add_counting_noise(lam, rng_n), dose, px)
-
+    # one realisation of normal deviates serves both versions (common random numbers): the
+    # diseased image differs from the healthy one only where the lesion changes the signal
+    rng_h = np.random.default_rng([seed, 21])
+    z = rng_h.standard_normal((size, size), dtype=np.float32) if noise else None
     det_h = pres.detail(p_h)
-    healthy_clean = radiograph(p_h, det_h, "healthy clean")
-    healthy = radiograph(noisy(lam_h, 21), det_h, "healthy noisy") if noise else healthy_clean
+    img_h = pres.apply(p_h, det_h)
+    healthy_clean = radiograph(img_h, "healthy clean")
+    if noise:
+        pn_h = physics.log_signal(physics.add_counting_noise(lam_h, rng_h, z=z), dose, px)
+        healthy = radiograph(pres.apply(pn_h, det_h), "healthy noisy")
+    else:
+        healthy = healthy_clean
     report(progress, 3, steps)
     check_cancel(cancel)
 
     mask = np.zeros((size, size), np.uint8)
     diseased = diseased_clean = None
     if conds:
-        line_d, mask = apply_conditions(phantom, conds)
-        lam_d = physics.expected_counts(physics.primary(line_d, px) + scat, dose, px)
-        p_d = physics.log_signal(lam_d, dose, px)
-        det_d = pres.detail(p_d)
-        diseased_clean = radiograph(p_d, det_d, "diseased clean")
-        diseased = (
-            radiograph(noisy(lam_d, 22), det_d, "diseased noisy") if noise else diseased_clean
-        )
+        line_d, mask = apply_conditions(phantom, conds, line_h)
+        win = _changed_window(line_d, line_h, px, pres)
+        img_d = img_h.copy()
+        if noise:
+            imgn_d = healthy.image.copy()
+        if win is not None:
+            outer, inner, local = win
+            prim = physics.primary(line_d[outer], px)
+            lam_d = physics.expected_counts(prim + scat[outer], dose, px)
+            p_d = physics.log_signal(lam_d, dose, px)
+            det_d = pres.detail(p_d)[local]
+            img_d[inner] = pres.apply(p_d[local], det_d, inner)
+            if noise:
+                rng_d = np.random.default_rng([seed, 22])
+                n_d = physics.add_counting_noise(lam_d[local], rng_d, z=z[inner])
+                new = pres.apply(physics.log_signal(n_d, dose, px), det_d, inner)
+                # where nothing changed keep the healthy pixel (its exact Poisson draws too)
+                same = (lam_d[local] == lam_h[inner]) & (det_d == det_h[inner])
+                imgn_d[inner] = np.where(same, imgn_d[inner], new)
+        diseased_clean = radiograph(img_d, "diseased clean")
+        diseased = radiograph(imgn_d, "diseased noisy") if noise else diseased_clean
     report(progress, steps, steps)
     return SimulatedCase(
         healthy=healthy,
@@ -245,6 +263,43 @@ def simulate_chest(
         dose=dose,
         anatomy=anatomy.to_dict(),
     )
+
+
+def _changed_window(
+    line_d: np.ndarray, line_h: np.ndarray, px: float, pres: Presentation
+) -> tuple[tuple[slice, slice], tuple[slice, slice], tuple[slice, slice]] | None:
+    """Where the diseased image can differ from the healthy one.
+
+    Returns (outer, inner, local): ``inner`` holds every pixel the lesion reaches through the
+    detector blur and the unsharp mask; ``outer`` adds the reach of those filters again, so
+    that computing on ``outer`` gives exact values on ``inner``; ``local`` is ``inner``
+    relative to ``outer``. ``outer`` starts on even pixels so that the half-resolution
+    unsharp mask lines up with the full-image one.
+    """
+    changed = line_d != line_h
+    rows = np.flatnonzero(changed.any(axis=1))
+    if rows.size == 0:
+        return None
+    cols = np.flatnonzero(changed.any(axis=0))
+    reach = int(np.ceil(2.5 * physics.DETECTOR_BLUR_MM / px)) + 2
+    reach += 2 * int(np.ceil(2.5 * pres.edge_sigma_px)) + 4
+    h, w = line_d.shape
+
+    def span(lo: int, hi: int, n: int, pad: int, even: bool) -> slice:
+        a = max(lo - pad, 0)
+        if even:
+            a -= a % 2
+        return slice(a, min(hi + 1 + pad, n))
+
+    inner = (span(rows[0], rows[-1], h, reach, False), span(cols[0], cols[-1], w, reach, False))
+    outer = (
+        span(rows[0], rows[-1], h, 2 * reach, True),
+        span(cols[0], cols[-1], w, 2 * reach, True),
+    )
+    local = tuple(
+        slice(i.start - o.start, i.stop - o.start) for i, o in zip(inner, outer, strict=True)
+    )
+    return outer, inner, local  # type: ignore[return-value]
 
 
 def simulate_noisy(

@@ -51,19 +51,14 @@ def lowpass(img: np.ndarray, sigma_px: float) -> np.ndarray:
 
 def _blur_axis(a: np.ndarray, w: np.ndarray, axis: int) -> np.ndarray:
     """Correlate along ``axis`` with a short symmetric kernel ``w`` (w[0] centre), edges held."""
-    r = len(w) - 1
-    pad = [(0, 0), (0, 0)]
-    pad[axis] = (r, r)
-    p = np.pad(a, pad, mode="edge")
-    n = a.shape[axis]
-    out = w[0] * a
-    for k in range(1, r + 1):
-        lo = [slice(None), slice(None)]
-        hi = [slice(None), slice(None)]
-        lo[axis] = slice(r - k, r - k + n)
-        hi[axis] = slice(r + k, r + k + n)
-        out += w[k] * (p[tuple(lo)] + p[tuple(hi)])
-    return out
+    b = np.moveaxis(a, axis, 0)
+    out = w[0] * b
+    for k in range(1, len(w)):
+        out[k:] += w[k] * b[:-k]
+        out[:-k] += w[k] * b[k:]
+        out[:k] += w[k] * b[:1]  # beyond the edge: the edge value
+        out[-k:] += w[k] * b[-1:]
+    return np.moveaxis(out, 0, axis)
 
 
 def blur(img: np.ndarray, sigma_px: float) -> np.ndarray:
@@ -116,8 +111,15 @@ def wide_blur(img: np.ndarray, sigma_px: float) -> np.ndarray:
 def smooth_noise(
     rng: np.random.Generator, shape: tuple[int, int], step: int, sigma: float
 ) -> np.ndarray:
-    """Band-limited noise with unit std: drawn on a coarse grid, smoothed, interpolated up."""
-    small = (max(shape[0] // step, 4), max(shape[1] // step, 4))
+    """Band-limited noise with unit std: drawn on a coarse grid, smoothed, interpolated up.
+
+    A power-of-two ``step`` is interpolated by repeated doubling (cheap); others directly.
+    """
+    small = (max(-(-shape[0] // step), 4), max(-(-shape[1] // step), 4))
     n = ndimage.gaussian_filter(rng.standard_normal(small).astype(np.float32), sigma)
     n /= n.std() + 1e-6
+    if step > 1 and step & (step - 1) == 0:
+        while n.shape[0] < shape[0] or n.shape[1] < shape[1]:
+            n = upsample2(n, (2 * n.shape[0], 2 * n.shape[1]))
+        return np.ascontiguousarray(n[: shape[0], : shape[1]])
     return upsample(n, shape)

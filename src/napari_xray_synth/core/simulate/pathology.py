@@ -69,7 +69,7 @@ def region_for(cond: Condition, phantom: Phantom) -> np.ndarray | None:
 
 
 def apply_conditions(
-    phantom: Phantom, conditions: Sequence[Condition]
+    phantom: Phantom, conditions: Sequence[Condition], healthy: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
     """The diseased line integral and the uint8 label mask (:data:`LABELS`).
 
@@ -79,6 +79,8 @@ def apply_conditions(
         The healthy patient.
     conditions : sequence of Condition
         Applied in order; in the label mask a later condition overwrites an earlier one.
+    healthy : ndarray, optional
+        The healthy line integral, when already computed.
     """
     shape, px = phantom.shape, phantom.spacing
     labels = np.zeros(shape, np.uint8)
@@ -96,9 +98,9 @@ def apply_conditions(
             continue
         sev = float(cond.severity)
         p = cond.pathology
-        # the lesion acts where its soft mask passes 0.3: its effect stays within about one
-        # edge width of the ground-truth border (soft = 0.5), however dense the lesion
-        s = np.clip((soft[box] - 0.3) / 0.4, 0.0, 1.0)
+        # the lesion acts where its soft mask passes 0.4: its effect stays within a fraction
+        # of an edge width of the ground-truth border (soft = 0.5), however dense the lesion
+        s = np.clip((soft[box] - 0.4) / 0.2, 0.0, 1.0)
         s = s * s * (3.0 - 2.0 * s)
         if p in ("nodule", "mass"):
             chord = _sphere_chord(hard[box], cond.size_mm / 2 / px) * cond.size_mm / 10.0
@@ -117,24 +119,31 @@ def apply_conditions(
             delta[box] += np.sqrt(sev) * DMU * air[box] * s * layer
         elif p == "consolidation":
             bron = _bronchograms(cond, box, hard, phantom)
-            soft_s = np.clip((soft[box] - 0.2) / 0.6, 0.0, 1.0)  # fluffy, ill-defined border
             # patchy inside: acini fill unevenly
             rng_c = np.random.default_rng([cond.shape_seed, 23])
             patch = smooth_noise(rng_c, s.shape, max(int(3.0 / px), 1), 1.0)
             bron = ndimage.gaussian_filter(bron, max(0.7 / px, 0.5))
-            fill = soft_s * (0.8 + 0.2 * np.tanh(patch)) * (1.0 - np.clip(bron / 0.5, 0.0, 0.35))
-            delta[box] += sev * 0.75 * DMU * air[box] * fill
+            # an ill-defined margin (about 1 mm of blur) and uneven filling inside
+            edge = ndimage.gaussian_filter(s, max(1.0 / px, 0.3))
+            fill = edge * (0.7 + 0.3 * np.tanh(patch)) * (1.0 - np.clip(bron / 0.5, 0.0, 0.35))
+            delta[box] += sev * 0.7 * DMU * air[box] * fill
         elif p == "pneumothorax":
             # severity: how much of the lung's path is lost to air in the rim
             lungpath = air[box] + np.minimum(phantom.vessels[box], phantom.lung[box])
-            delta[box] -= sev * s * (MU_LUNG * air[box] + MU_SOFT * (lungpath - air[box]))
+            # (the air spaces of a normal lung already let most photons through: the rim is
+            # only a little darker; what shows is the loss of markings)
+            lost = 0.6 * MU_LUNG * air[box] + MU_SOFT * (lungpath - air[box])
+            delta[box] -= sev * s * lost
             # the visceral pleural line: where the unclipped mask crosses 0.5 inside the lung
             full = render_soft_mask(cond, shape, px)[box]
             inner = ndimage.binary_erosion(region[box], iterations=max(int(2.0 / px), 1))
             line = 4.0 * full * (1.0 - full) * inner
             line = ndimage.gaussian_filter(line, max(0.2 / px, 0.4))
-            delta[box] += MU_SOFT * 0.6 * line * hard[box].astype(np.float32).clip(0.15, 1)
-    base = phantom.line_integral(heart if heart is not phantom.heart else None)
+            delta[box] += MU_SOFT * 1.5 * line * s  # on the inner border of the air rim
+    if heart is not phantom.heart:
+        base = phantom.line_integral(heart)
+    else:
+        base = phantom.line_integral() if healthy is None else healthy
     return (base + delta).astype(np.float32), labels
 
 
@@ -230,11 +239,19 @@ def random_condition(
     seed = int(rng.integers(2**31))
     sev = float(rng.uniform(0.55, 1.0))
 
+    # distance to the edge of the lung field, on a coarse grid (about 3 mm) for speed
+    step = max(int(3.0 / px), 1)
+    coarse = lung[::step, ::step]
+    depth = ndimage.distance_transform_edt(np.pad(coarse, 1))[1:-1, 1:-1] * step
+
     def pick_inside(radius_px: float) -> tuple[float, float]:
-        inner = ndimage.binary_erosion(lung, iterations=max(int(radius_px), 1))
-        rr, cc = np.nonzero(inner) if inner.any() else (rows, cols)
+        """A random lung pixel at least ``radius_px`` from the edge (or the deepest ones)."""
+        ok = depth >= min(radius_px + step, depth.max())
+        rr, cc = np.nonzero(ok)
         i = int(rng.integers(len(rr)))
-        return float(rr[i]), float(cc[i])
+        r = min(rr[i] * step + int(rng.integers(step)), shape[0] - 1)
+        c = min(cc[i] * step + int(rng.integers(step)), shape[1] - 1)
+        return float(r), float(c)
 
     if pathology == "nodule":
         size = float(np.exp(rng.uniform(np.log(5.0), np.log(28.0))))

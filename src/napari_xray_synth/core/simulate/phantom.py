@@ -93,7 +93,8 @@ class Phantom:
     spacing: float  # mm per pixel
     body: np.ndarray  # soft tissue path length (body, breasts; minus gas and airways)
     bone: np.ndarray  # bone path length (bone replacing soft tissue)
-    lung: np.ndarray  # lung path length before heart and mediastinum are taken out
+    lung: np.ndarray  # lung path length (above the domes) before heart and mediastinum
+    recess: np.ndarray  # lung path length of the posterior recesses, below the domes
     mediastinum: np.ndarray  # soft tissue displacing lung in the middle
     heart: np.ndarray  # heart path length
     vessels: np.ndarray  # vessels (tissue replacing air inside the lungs)
@@ -117,6 +118,7 @@ class Phantom:
         h = self.heart if heart is None else heart
         a = self.lung - self.mediastinum - 0.9 * h
         np.maximum(a, 0.0, out=a)
+        a += self.recess
         a -= self.vessels
         np.maximum(a, 0.0, out=a)
         return a
@@ -488,7 +490,7 @@ def render_phantom(anatomy: Anatomy, shape: tuple[int, int], spacing: float) -> 
     g = _Grid(shape, spacing, a.shift_x, a.tilt)
     f = _frame(a)
     rng = np.random.default_rng([a.seed, 99])
-    lung, sides = _lungs(a, f, g)
+    lung, recess, sides = _lungs(a, f, g)
     heart, heart_geo = _heart(a, f, g)
     medi = _mediastinum(a, f, g, heart_geo)
     # the lung fields are where the lungs are seen: not behind the heart or the mediastinum
@@ -498,7 +500,9 @@ def render_phantom(anatomy: Anatomy, shape: tuple[int, int], spacing: float) -> 
     vessels = _vessels(a, f, g, sides)
     body -= _airways(a, f, g)
     # fine interstitial texture: a few per cent of the lung path
-    lung *= 1.0 + 0.02 * smooth_noise(rng, shape, max(int(1.5 / spacing), 1), 1.2)
+    step = 1 << max(int(np.log2(max(1.5 / spacing, 1.0))), 0)  # ~1.5 mm, a power of two
+    lung *= 1.0 + 0.02 * smooth_noise(rng, shape, step, 1.2 * 1.5 / (step * spacing))
+    vessels += _markings(rng, f, g, lung)
     return Phantom(
         anatomy=a,
         shape=shape,
@@ -506,6 +510,7 @@ def render_phantom(anatomy: Anatomy, shape: tuple[int, int], spacing: float) -> 
         body=body,
         bone=bone,
         lung=lung,
+        recess=recess,
         mediastinum=medi,
         heart=heart,
         vessels=vessels,
@@ -517,8 +522,10 @@ def render_phantom(anatomy: Anatomy, shape: tuple[int, int], spacing: float) -> 
     )
 
 
-def _lungs(a: Anatomy, f: _Frame, g: _Grid) -> tuple[np.ndarray, np.ndarray]:
+def _lungs(a: Anatomy, f: _Frame, g: _Grid) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lung path above the domes, the posterior recess below them, and the lung-field labels."""
     lung = np.zeros(g.shape, np.float32)
+    recess = np.zeros(g.shape, np.float32)
     sides = np.zeros(g.shape, np.uint8)
     span = f.cp - f.top
     skew = np.log(0.5) / np.log(0.62)  # thickest 62 % of the way out
@@ -539,11 +546,14 @@ def _lungs(a: Anatomy, f: _Frame, g: _Grid) -> tuple[np.ndarray, np.ndarray]:
         prof = np.sqrt(np.clip(4.0 * uu * (1.0 - uu), 0.0, 1.0))
         depth = a.lung_depth * (0.35 + 0.65 * np.sqrt(np.minimum(t, 1.0)))
         dome = f.dome_y(d, side)
-        # under the dome: the posterior recess, thin and fading
-        recess = np.where(Y < dome, 1.0, 0.2 * np.exp(-np.maximum(Y - dome, 0.0) / 18.0))
-        lung[sl] += (depth * prof * recess * band).astype(np.float32)
+        above = Y < dome
+        path = depth * prof * band
+        lung[sl] += (path * above).astype(np.float32)
+        # under the dome: the posterior recess, thin and fading, behind the abdomen
+        fall = 0.2 * np.exp(-np.maximum(Y - dome, 0.0) / 18.0)
+        recess[sl] += (path * fall * ~above).astype(np.float32)
         sides[sl][band & (Y < dome)] = label
-    return lung, sides
+    return lung, recess, sides
 
 
 def heart_map(X: np.ndarray, Y: np.ndarray, geo: dict[str, float]) -> np.ndarray:
@@ -580,7 +590,9 @@ def _heart(a: Anatomy, f: _Frame, g: _Grid) -> tuple[np.ndarray, dict[str, float
         xc, hw = (x_l + x_r) / 2 + shift, (x_l - x_r) / 2
         q = 1.0 - ((X - xc) / hw) ** 2
         cap = np.sqrt(np.clip((Y - top) / (0.12 * diam), 0.0, 1.0))  # rounded top
-        below = np.exp(-np.maximum(Y - bottom, 0.0) / 25.0)  # fades into the abdomen
+        # it rests on the domes: cut where the diaphragm is, column by column
+        surface = f.dome_y(np.abs(X), 1) + 4.0
+        below = np.clip(1.0 - (Y - np.maximum(surface, bottom)) / 5.0, 0.0, 1.0)
         heart[sl] = 11.5 * np.sqrt(np.clip(q, 0.0, 1.0)) ** 0.7 * cap * below
     geo = {
         "cx": 0.13 * diam + shift,
@@ -611,7 +623,7 @@ def _mediastinum(a: Anatomy, f: _Frame, g: _Grid, hg: dict[str, float]) -> np.nd
     wav_l = 2.5 * np.sin(yr / 23.0 + ph1) + 1.5 * np.sin(yr / 9.0 + ph2)
     wav_r = 2.5 * np.sin(yr / 19.0 + ph2) + 1.5 * np.sin(yr / 11.0 + ph1)
     half = np.where(xm > 0, hw + knob + 4.0 + wav_l, hw + svc + wav_r)
-    m = 15.0 * np.sqrt(np.clip(1.0 - (xm / half) ** 2, 0.0, 1.0)) ** 0.6
+    m = 12.0 * np.sqrt(np.clip(1.0 - (xm / half) ** 2, 0.0, 1.0)) ** 0.8
     m *= np.clip((Y - (f.top - 50.0)) / 20.0, 0.0, 1.0)
     # below the top of the heart, the heart is the mediastinum: the band thins out
     m *= 1.0 - 0.6 * np.clip((Y - heart_top) / (hg["cy"] - heart_top), 0.0, 1.0)
@@ -630,7 +642,7 @@ def _body(a: Anatomy, f: _Frame, g: _Grid) -> np.ndarray:
     aw_y = aw + 55.0 * sh
     body = a.body_depth * np.sqrt(np.clip(1.0 - (X / aw_y) ** 2, 0.0, 1.0)) ** 0.8
     # the top of the shoulders slopes from the neck down to the acromion
-    y_sh = f.top - 42.0 + 30.0 * np.clip((np.abs(X) - 50.0) / (aw - 40.0), 0.0, 1.2) ** 0.7
+    y_sh = f.top - 48.0 + 52.0 * np.clip((np.abs(X) - 50.0) / (aw - 30.0), 0.0, 1.3) ** 0.8
     body *= (1.0 - 0.55 * sh) * np.clip((Y - y_sh) / 12.0, 0.0, 1.0)
     neck = 12.0 * np.sqrt(np.clip(1.0 - (X / 58.0) ** 2, 0.0, 1.0))
     body = np.maximum(body, neck)
@@ -687,7 +699,7 @@ def _bones(a: Anatomy, f: _Frame, g: _Grid) -> tuple[np.ndarray, np.ndarray]:
             B = (0.52 + 0.01 * min(i, 6)) * A * (1.1 if i == 0 else 1.0)
             yc = yi + B
             half = 5.0 + 0.3 * min(i, 6)
-            gain = 1.2 if i < 8 else (0.8 if i < 10 else 0.5)
+            gain = 1.2 if i < 8 else (0.6 if i < 10 else 0.35)  # low ribs: behind the abdomen
             q_hi, q_lo = _q_at(A, B, 56.0), _q_at(A, B, 34.0)
             rows.append(
                 (
@@ -705,7 +717,7 @@ def _bones(a: Anatomy, f: _Frame, g: _Grid) -> tuple[np.ndarray, np.ndarray]:
                     half,
                     1.4,
                     gain,
-                    -1e9,
+                    -8.0,  # the rib head and neck fade behind the vertebra
                 )
             )
             if i < 9:
@@ -848,10 +860,28 @@ def _vessels(a: Anatomy, f: _Frame, g: _Grid, sides: np.ndarray) -> np.ndarray:
         )
         forest.append(_vessel_forest(rng, front, inside_fn(lbl), 10, max(0.5, 0.8 * px)))
     arr = np.concatenate(forest)
-    if px < 0.5:  # fine grids: render at half resolution and interpolate (vessels are smooth)
+    if px < 0.8:  # fine grids: render at half resolution and interpolate (vessels are smooth)
         half = ((shape[0] + 1) // 2, (shape[1] + 1) // 2)
         return upsample2(_capsules(half, g.x0, g.y0, 2 * px, arr), shape)
     return _capsules(shape, g.x0, g.y0, px, arr)
+
+
+def _markings(rng: np.random.Generator, f: _Frame, g: _Grid, lung: np.ndarray) -> np.ndarray:
+    """The fine lung markings the trees leave out: small vessels at every depth of the lung.
+
+    Their projection is a dense, curvy network; drawn as the zero lines of smooth noise (about
+    4 mm cells), thin (~1 mm of tissue), denser towards the hila, fading to the periphery.
+    """
+    step = 1 << max(int(np.log2(max(2.0 / g.px, 1.0))), 0)  # ~2 mm, a power of two
+    n = smooth_noise(rng, g.shape, step, 1.3 * 2.0 / (step * g.px))
+    lines = np.exp(-((n / 0.3) ** 2))
+    # towards the hila (about a third of the way out from the midline, mid-height)
+    X = np.abs(g.x - g.shift)[None, :]
+    Y = g.y[:, None]
+    hy = f.top + 0.42 * (f.cp - f.top)
+    r = np.hypot((X - 0.3 * max(f.width)) / max(f.width), (Y - hy) / (f.cp - f.top))
+    weight = np.clip(1.1 - 0.9 * r, 0.25, 1.0)
+    return (0.5 * lines * weight * (lung > 0.5)).astype(np.float32)
 
 
 def _airways(a: Anatomy, f: _Frame, g: _Grid) -> np.ndarray:
@@ -863,4 +893,4 @@ def _airways(a: Anatomy, f: _Frame, g: _Grid) -> np.ndarray:
         (cx + 2.0, carina, cx - 30.0, carina + 24.0, 6.0, 4.5),
         (cx + 2.0, carina, cx + 36.0, carina + 34.0, 5.5, 4.0),
     ]
-    return 0.6 * _capsules(g.shape, g.x0, g.y0, g.px, np.array(segs, np.float32))
+    return 0.9 * _capsules(g.shape, g.x0, g.y0, g.px, np.array(segs, np.float32))

@@ -75,10 +75,18 @@ def expected_counts(transmission: np.ndarray, dose: float, spacing: float) -> np
 
 
 def add_counting_noise(
-    lam: np.ndarray, rng: np.random.Generator, sigma_e: float = ELECTRONIC_SIGMA
+    lam: np.ndarray,
+    rng: np.random.Generator,
+    sigma_e: float = ELECTRONIC_SIGMA,
+    z: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Poisson quantum noise plus Gaussian electronic noise on expected counts ``lam``."""
-    z = rng.standard_normal(lam.shape, dtype=np.float32)
+    """Poisson quantum noise plus Gaussian electronic noise on expected counts ``lam``.
+
+    ``z`` (standard normal deviates of ``lam``'s shape) may be given to reuse a realisation:
+    two images then differ only where their expected counts differ.
+    """
+    if z is None:
+        z = rng.standard_normal(lam.shape, dtype=np.float32)
     n = lam + np.sqrt(lam + sigma_e * sigma_e) * z
     low = lam < POISSON_EXACT_BELOW
     if low.any():
@@ -131,9 +139,18 @@ class Presentation:
             return np.zeros_like(p_clean)
         return self.edge * (p_clean - wide_blur(p_clean, self.edge_sigma_px))
 
-    def apply(self, p: np.ndarray, detail: np.ndarray | None = None) -> np.ndarray:
-        """Map a log image (clean or noisy) plus its clean ``detail`` to [0, 1], float32."""
-        q = p - self.compress * self.background
+    def apply(
+        self,
+        p: np.ndarray,
+        detail: np.ndarray | None = None,
+        window: tuple[slice, slice] | None = None,
+    ) -> np.ndarray:
+        """Map a log image (clean or noisy) plus its clean ``detail`` to [0, 1], float32.
+
+        With ``window``, ``p`` and ``detail`` are that part of the image.
+        """
+        bg = self.background if window is None else self.background[window]
+        q = p - self.compress * bg
         if detail is not None:
             q += detail
         v = np.clip((q - self.lo) * (1.0 / (self.hi - self.lo)), 0.0, 1.0)
