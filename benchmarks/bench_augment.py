@@ -60,9 +60,10 @@ def per_item_profile(path: Path, spacing: float, fmt: str, repeats: int = 2) -> 
     out: dict[str, list[float]] = {}
 
     def timed(name: str, fn, *a, **k):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), time.process_time()
         r = fn(*a, **k)
         out.setdefault(name, []).append(time.perf_counter() - t)
+        out.setdefault(f"{name} [cpu]", []).append(time.process_time() - c)
         return r
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_item_"))
@@ -137,40 +138,46 @@ def main() -> None:
     print(f"input: {inp}, K={args.per_image}, format {args.format}\n")
     print(
         "| workers | items | wall s (incl. cluster start) | work s | items/s (work) | speed-up |"
-        " mean s/item on a worker |"
+        " s/item on a worker (wall) | CPU s/item |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     for r in runs:
         print(
             f"| {r['workers']} | {r['written']} | {r['seconds']:.1f} | {r['work_seconds']:.1f} |"
             f" {r['work_items_per_second']:.2f} | {r['work_items_per_second'] / base:.2f}x |"
-            f" {r['item_seconds_mean']:.3f} |"
+            f" {r['item_seconds_mean']:.3f} | {r['item_cpu_seconds_mean']:.3f} |"
         )
-    print("\n| step (one image, one thread) | seconds |")
-    print("|---|---|")
+    print("\n| step (one image, one thread) | wall s | CPU s |")
+    print("|---|---|---|")
     for k, v in prof.items():
-        print(f"| {k} | {v:.3f} |")
+        if not k.endswith("[cpu]"):
+            print(f"| {k} | {v:.3f} | {prof[k + ' [cpu]']:.3f} |")
 
-    # cost of one item on one CPU worker: its steps, the read and lung field shared by K items
-    shared = (prof["read"] + prof["lung field"]) / args.per_image
-    write = prof[f"write {args.format}"]
-    item_phys = shared + prof["placement"] + prof["synthesize physics"] + write
-    item_cpu_side = shared + prof["placement"] + write  # what stays on CPUs with a GPU generator
+    # one item on one worker: its own steps, plus the read and lung field shared by K items
+    def per_item(suffix: str) -> tuple[float, float]:
+        get = (lambda n: prof[n + " [cpu]"]) if suffix else (lambda n: prof[n])
+        shared = (get("read") + get("lung field")) / args.per_image
+        cpu_side = shared + get("placement") + get(f"write {args.format}")
+        return cpu_side + get("synthesize physics"), cpu_side
+
+    est = {}
+    for label, suffix in (("wall (loaded machine)", ""), ("CPU time (an idle core)", "[cpu]")):
+        phys, cpu_side = per_item(suffix)
+        est[label] = {"physics": phys, "gpu_run_cpu_side": cpu_side}
+        print(
+            f"\nper item, {label}: physics {phys:.3f} s; "
+            f"CPU side of a GAN run on GPUs {cpu_side:.3f} s"
+        )
     print(
-        f"\nper item, one CPU worker: physics {item_phys:.3f} s; GAN on CPU "
-        f"{item_cpu_side + prof['synthesize gan (cpu)']:.3f} s; CPU side of a GPU run "
-        f"{item_cpu_side:.3f} s"
+        "\nestimate for 100 000 images (one variant each), GAN on N GPUs with 8 CPU worker "
+        "processes per GPU; the generator's forward on a 128x128 window is taken as negligible "
+        "next to the CPU side (not measured: no GPU here):"
     )
-    print(
-        "\nestimate for 100 000 images (one variant each), 8 CPU worker processes per GPU, "
-        "generator forward on the GPU taken as negligible next to the CPU side (a 128x128 "
-        "window; not measured: no GPU here):"
-    )
-    print("| GPUs | hours (GAN, CPU side bound) |")
-    print("|---|---|")
+    print("| GPUs | hours, from wall s | hours, from CPU s |")
+    print("|---|---|---|")
     for n_gpu in (1, 2, 4, 8):
-        hours = 100_000 * item_cpu_side / (8 * n_gpu) / 3600
-        print(f"| {n_gpu} | {hours:.2f} |")
+        h = [100_000 * e["gpu_run_cpu_side"] / (8 * n_gpu) / 3600 for e in est.values()]
+        print(f"| {n_gpu} | {h[0]:.2f} | {h[1]:.2f} |")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(
@@ -178,7 +185,7 @@ def main() -> None:
                 {
                     "runs": runs,
                     "profile": prof,
-                    "per_item": {"physics": item_phys, "cpu_side": item_cpu_side},
+                    "per_item": est,
                     "load": os.getloadavg(),
                 },
                 indent=1,

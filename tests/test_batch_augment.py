@@ -138,6 +138,15 @@ def test_same_output_with_1_and_2_workers_and_failures(tmp_path):
         assert mask.max() == LABELS[r["pathology"]]  # the lesion is in its mask
         assert r["seed"] and r["method"] == "physics" and r["synthetic"] == "True"
 
+    # resuming needs the same settings (refused before any work); K may grow
+    with pytest.raises(InputError, match=r"seed 7 \(now 8\)"):
+        run_augment(inp, tmp_path / "w1", config(seed=8), workers=1)
+    more = run_augment(inp, tmp_path / "w1", config(per_image=3), workers=1)
+    assert more.already_done == 6 and more.written == 3
+    grown = digest(tmp_path / "w1")
+    assert all(grown[k] == v for k, v in d1.items() if k != "manifest.csv")  # old items kept
+    assert len(grown) == len(d1) + 6
+
 
 def _run_cli(inp: Path, out: Path, *extra: str) -> subprocess.Popen:
     env = dict(

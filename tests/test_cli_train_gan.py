@@ -43,6 +43,11 @@ def test_train_gan_on_the_simulator_and_resume(tmp_path):
     assert main([*args, "--steps", "2"]) == 0
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["steps_done"] == 2 and "--data sim" in card["command"]
+    # every setting given on the command line reaches the run
+    assert card["training"]["window"] == 32 and card["training"]["g_base"] == 4
+    assert card["training"]["g_depth"] == 2 and card["training"]["d_base"] == 4
+    assert card["config"] == {"base": 4, "depth": 2}
+    assert "--depth 2" in card["command"] and "--d-base 4" in card["command"]
     assert (tmp_path / "gen_run" / "samples.png").is_file()
     assert (tmp_path / "w.npz").is_file()
     ck = tmp_path / "gen_run" / "checkpoint"

@@ -84,6 +84,9 @@ def test_ssim_tiles_do_not_change_the_map(rng):
     whole = metrics.ssim_map(a, b, tile_rows=1000)
     for tile in (1, 3, 8, 69):
         assert np.abs(metrics.ssim_map(a, b, tile_rows=tile) - whole).max() < 1e-5
+    # strips shared among threads give exactly the single-thread map
+    one = metrics.ssim_map(a, b, tile_rows=8, workers=1)
+    assert np.array_equal(metrics.ssim_map(a, b, tile_rows=8, workers=3), one)
 
 
 def test_ssim_masked_matches_skimage_map(rng):

@@ -158,3 +158,29 @@ def test_csv_columns(folder, tmp_path):
     with open(csv_path, newline="") as fh:
         header = next(csv.reader(fh))
     assert tuple(header) == rs.FIELDS
+
+
+def test_unwritable_answers_folder(folder, tmp_path):
+    with pytest.raises(InputError, match="cannot write the answers file"):
+        rs.ReaderStudy(folder, "ann", answers=tmp_path / "missing" / "answers.csv")
+
+
+def test_reader_study_cli(folder, tmp_path, capsys):
+    import json
+
+    from napari_xray_synth.cli import main
+
+    csv_path = tmp_path / "answers.csv"
+    study = rs.ReaderStudy(folder, "ann", seed=1, answers=csv_path)
+    while not study.finished:
+        item = study.current()
+        # right call for every image, realism 2 for synthetic and 4 for real: AUC 1
+        study.answer(item.truth, 2 if item.truth == "synthetic" else 4)
+    assert main(["reader-study", str(csv_path), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["readers"] == ["ann"] and out["n"] == 4
+    assert out["accuracy"] == 1.0 and out["auc"] == 1.0
+    assert out["per_pathology"]["nodule"]["n"] == 2
+    assert main(["reader-study", str(csv_path), "--reader", "bob"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "no answers from that reader" in err[0]

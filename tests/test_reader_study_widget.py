@@ -37,14 +37,19 @@ def study_folder(tmp_path):
     for value, (rel, *_rest) in PLAN.items():
         path = root / rel
         path.parent.mkdir(parents=True, exist_ok=True)
-        tifffile.imwrite(path, np.full((24, 20), value, np.float32))
+        # a bright row that tells the test (not the reader) which image is shown
+        img = np.full((24, 20), value, np.float32)
+        img[round(value * 10)] = 1.0
+        tifffile.imwrite(path, img)
     return root
 
 
 def _shown_value(viewer):
     layers = [lay for lay in viewer.layers if lay.name == LAYER_NAME]
     assert len(layers) == 1
-    return round(float(np.asarray(layers[0].data).mean()), 1)
+    data = np.asarray(layers[0].data)
+    assert data.min() == 0.0 and data.max() == 1.0  # shown scaled to [0, 1]
+    return int(np.argmax(data[:, 0])) / 10
 
 
 def _ui_text(widget, viewer):

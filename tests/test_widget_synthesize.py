@@ -86,3 +86,19 @@ def test_bad_input_adds_no_layer(widget):
     assert [ly.name for ly in viewer.layers] == ["chest", "lesion points", "stack"]
     w.regenerate()
     assert "nothing to regenerate" in w.errors[-1]
+
+
+@pytest.mark.qt
+def test_gan_method_records_the_model(widget):
+    from napari_xray_synth.core.models import read_card
+
+    viewer, w = widget
+    _add_chest(viewer)
+    w.add_points_layer().add([[64, 64]])
+    w.method.setCurrentText("gan")
+    w.n_variants.setValue(1)
+    w.run()
+    assert not w.errors
+    meta = viewer.layers["chest nodule v0"].metadata[META_KEY]
+    assert meta["method"] == "gan" and meta["model_id"] == "generator"
+    assert meta["model_sha256"] == read_card("generator")["sha256"]

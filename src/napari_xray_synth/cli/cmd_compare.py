@@ -10,9 +10,9 @@ from typing import Any
 
 import numpy as np
 
-from napari_xray_synth.core._fallback_read import read_image
 from napari_xray_synth.core.atomic import atomic_path
 from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.io import read_radiograph
 from napari_xray_synth.core.metrics import compare
 
 MAP_KINDS = ("1-ssim", "ssim")
@@ -79,8 +79,8 @@ def _finite(v: Any) -> Any:
 
 def run(args: argparse.Namespace) -> int:
     """Compare two files and print the figures."""
-    a = read_image(args.a)
-    b = read_image(args.b)
+    a = read_radiograph(args.a).image
+    b = read_radiograph(args.b).image
     mask = _read_mask(args.mask) if args.mask else None
     if a.shape != b.shape:
         raise InputError(

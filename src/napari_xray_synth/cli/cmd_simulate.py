@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ from napari_xray_synth.cli.progress_bar import progress_bar
 from napari_xray_synth.core.atomic import atomic_path
 from napari_xray_synth.core.conditions import PATHOLOGIES
 from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.io.raster import write_tiff
 from napari_xray_synth.core.progress import report
 from napari_xray_synth.core.radiograph import Radiograph
 from napari_xray_synth.core.simulate import DEFAULT_DOSE, MIN_SIZE, simulate_chest
@@ -80,18 +80,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def write_image(path: Path, rg: Radiograph) -> None:
-    """A float32 TIFF with the spacing as resolution and the metadata as JSON description."""
-    sp = rg.spacing or (1.0, 1.0)
-    meta = {"xray_synth": rg.metadata()}
-    with atomic_path(path) as tmp:
-        tifffile.imwrite(
-            tmp,
-            rg.image.astype(np.float32),
-            resolution=(10.0 / sp[1], 10.0 / sp[0]),
-            resolutionunit="CENTIMETER",
-            description=json.dumps(meta),
-            metadata=None,
-        )
+    """A float32 TIFF through the core writer: spacing as resolution, metadata as JSON."""
+    write_tiff(rg, path)
 
 
 def write_mask(path: Path, mask: np.ndarray) -> None:

@@ -46,6 +46,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--l1-only", action="store_true", help="no adversarial loss (ablation)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", default=None, help="checkpoint stem to continue from")
+    p.add_argument(
+        "--init-from",
+        default=None,
+        help="start the generator from these weights (checkpoint stem or model), "
+        "e.g. an --l1-only run: the pix2pix warm start",
+    )
     p.add_argument("--device", default="auto")
     p.add_argument("--window", type=int, default=128, help="network window in pixels")
     p.add_argument("--base", type=int, default=16, help="generator base channels")
@@ -123,16 +129,24 @@ def _command(args: argparse.Namespace, mode: str) -> str:
         args.window,
         "--base",
         args.base,
+        "--depth",
+        args.depth,
+        "--d-base",
+        args.d_base,
         "--d-scales",
         args.d_scales,
     ]
+    if args.max_minutes:
+        parts += ["--max-minutes", args.max_minutes]
     if args.data == "sim":
         parts += ["--cases", args.cases, "--sim-seed", args.sim_seed, "--image-px", *args.image_px]
     else:
         parts += ["--spacing", args.spacing] + (["--images", args.images] if args.images else [])
+    parts += ["--cache", args.cache] if args.cache else []
     parts += ["--feature-matching"] if args.feature_matching else []
     parts += ["--l1-only"] if args.l1_only else []
     parts += ["--resume", args.resume] if args.resume else []
+    parts += ["--init-from", args.init_from] if args.init_from else []
     return " ".join(shlex.quote(str(p)) for p in parts)
 
 
@@ -168,7 +182,10 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         window=args.window,
         g_base=args.base,
+        g_depth=args.depth,
+        d_base=args.d_base,
         d_scales=args.d_scales,
+        max_minutes=args.max_minutes,
         sample_every=args.checkpoint_every,
         checkpoint_every=args.checkpoint_every,
     )
@@ -210,6 +227,9 @@ def run(args: argparse.Namespace) -> int:
             )
             source = f"{args.data} ({len(data)} healthy, {len(real)} labelled windows)"
     trainer = GanTrainer(cfg, data, real, args.device)
+    init = None
+    if args.init_from:
+        init = trainer.init_generator(args.init_from)
     if args.resume:
         trainer.load_checkpoint(Path(args.resume))
     print(
@@ -232,6 +252,7 @@ def run(args: argparse.Namespace) -> int:
         "data": source,
         "seed": args.seed,
         "metrics": {"note": "measured on held-out data by benchmarks/eval_synth.py"},
+        "initialised_from": init,
         "final_losses": trainer.history[-1] if trainer.history else {},
         "train_seconds": round(getattr(trainer, "seconds", 0.0), 1),
         "device": str(trainer.device),

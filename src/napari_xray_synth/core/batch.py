@@ -6,6 +6,7 @@ Layout of ``OUT_DIR``::
     masks/<id>.<png|tif>        its uint8 label mask
     items/<id>.json             its manifest row (written last: the item is complete)
     manifest.csv, manifest.json rebuilt from items/ at the end of every run
+    augment.json                the settings; a resumed run must use the same (K may grow)
     failures.csv                inputs (or items) that could not be used, and why
 
 Every item ``<id>`` = ``<source key>_k<k>`` has a seed derived from (source key, k, global seed)
@@ -29,6 +30,7 @@ import os
 import shutil
 import socket
 import time
+import warnings
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -60,6 +62,18 @@ DEFAULT_SYNTHESIZER = "napari_xray_synth.core.synthesize:synthesize"
 FORMATS = ("png", "tif", "dcm")
 REGION_PATHOLOGIES = ("effusion", "pneumothorax", "consolidation")
 LOCK = ".augment.lock"
+SETTINGS = "augment.json"
+#: Settings that change existing items: a resumed run must use the same ones (K may grow).
+FIXED_SETTINGS = (
+    "seed",
+    "pathologies",
+    "fmt",
+    "spacing_mm",
+    "method",
+    "model",
+    "deidentify",
+    "hash_names",
+)
 
 
 class OutputError(XraySynthError):
@@ -156,6 +170,7 @@ class SourceResult:
     failures: list[dict[str, str]] = field(default_factory=list)
     seconds_read: float = 0.0
     seconds_items: list[float] = field(default_factory=list)
+    cpu_seconds_items: list[float] = field(default_factory=list)
     lung_method: str = ""
 
 
@@ -174,6 +189,7 @@ class AugmentSummary:
     work_seconds: float
     workers: int
     item_seconds_mean: float
+    item_cpu_seconds_mean: float
     read_seconds_mean: float
     lung_methods: dict[str, int]
     manifest: Path | None
@@ -348,7 +364,7 @@ def process_source(
     px = float(np.mean(rg.spacing))
     result.seconds_read = time.perf_counter() - t0
     for it in todo:
-        t1 = time.perf_counter()
+        t1, c1 = time.perf_counter(), time.process_time()
         rng = np.random.default_rng(it.seed)
         try:
             cond = place_condition(rng, it.pathology, fields, px)
@@ -375,6 +391,7 @@ def process_source(
         _write_item(out, it, variant, src, config, header, uid_map, extra)
         result.written.append(it.item_id)
         result.seconds_items.append(time.perf_counter() - t1)
+        result.cpu_seconds_items.append(time.process_time() - c1)
     return result
 
 
@@ -443,6 +460,27 @@ def _prepare(out_dir: Path, pending_items: int, sources: Sequence[Source], fmt: 
             )
 
 
+def _check_settings(out_dir: Path, config: AugmentConfig) -> None:
+    """Refuse to resume a folder made with other settings; record them on the first run."""
+    path = out_dir / SETTINGS
+    mine = {k: v for k, v in asdict(config).items() if k in FIXED_SETTINGS}
+    mine["pathologies"] = list(mine["pathologies"])
+    if path.is_file():
+        try:
+            theirs = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"unreadable {SETTINGS} ({exc})", out_dir) from exc
+        diff = [k for k in FIXED_SETTINGS if theirs.get(k) != mine[k]]
+        if diff:
+            what = ", ".join(f"{k} {theirs.get(k)!r} (now {mine[k]!r})" for k in diff)
+            raise InputError(
+                f"holds a run made with other settings: {what}; use another folder", out_dir
+            )
+        return
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(mine, indent=1) + "\n", encoding="utf-8")
+
+
 def _clean_temporaries(out_dir: Path) -> int:
     """Remove temporary files left by a killed run (``.<name>.<random>.part.<ext>``)."""
     n = 0
@@ -493,13 +531,16 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
         with client:
             yield client
         return
-    cluster = LocalCluster(
-        n_workers=workers,
-        threads_per_worker=1,
-        processes=True,
-        dashboard_address=None,
-        silence_logs=logging.ERROR,
-    )
+    with warnings.catch_warnings():
+        # the scheduler's HTTP endpoint moves to a free port when 8787 is taken: not news
+        warnings.filterwarnings("ignore", message="Port .* is already in use")
+        cluster = LocalCluster(
+            n_workers=workers,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=logging.ERROR,
+        )
     with cluster, Client(cluster) as client:
         yield client
 
@@ -546,6 +587,7 @@ def run_augment(
     n_workers = workers
     work_seconds = 0.0
     with _locked(out):
+        _check_settings(out, config)
         _clean_temporaries(out)
         pending = [
             t for t in tasks if any(not item_complete(out, i.item_id, config.fmt) for i in t.items)
@@ -588,6 +630,7 @@ def run_augment(
         fail_path = _write_failures(out, failures)
         manifest = rebuild_manifest(out, tasks, config.fmt)
     item_times = [s for r in results for s in r.seconds_items]
+    cpu_times = [s for r in results for s in r.cpu_seconds_items]
     read_times = [r.seconds_read for r in results if r.seconds_read]
     return AugmentSummary(
         out_dir=out,
@@ -601,6 +644,7 @@ def run_augment(
         work_seconds=work_seconds,
         workers=n_workers,
         item_seconds_mean=float(np.mean(item_times)) if item_times else 0.0,
+        item_cpu_seconds_mean=float(np.mean(cpu_times)) if cpu_times else 0.0,
         read_seconds_mean=float(np.mean(read_times)) if read_times else 0.0,
         lung_methods=dict(Counter(r.lung_method for r in results if r.lung_method)),
         manifest=manifest,

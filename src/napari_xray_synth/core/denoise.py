@@ -10,6 +10,7 @@ tile (:mod:`core.tiling`). ``strength`` overrides the estimate. The classical me
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -113,6 +114,7 @@ def _run_model(
     cancel: CancelToken | None,
 ) -> np.ndarray:
     net = loaded.module
+    check_cancel(cancel)
     smap = (
         np.full(img.shape, float(sigma), np.float32)
         if sigma is not None
@@ -131,7 +133,7 @@ def _run_model(
         return y[..., :h, :w].float()
 
     out = tiled_apply(
-        np.stack([img, smap]),
+        [img, smap],
         fn,
         tile=tile,
         overlap=overlap,
@@ -177,6 +179,25 @@ def _classical(img: np.ndarray, method: str, strength: Strength) -> tuple[np.nda
     else:
         out = restoration.denoise_tv_chambolle(img, weight=value) if value > 0 else img.copy()
     return np.clip(np.asarray(out, dtype=np.float32), 0.0, 1.0), params
+
+
+def throttled(progress: ProgressFn | None, interval: float = 0.1) -> ProgressFn | None:
+    """``progress`` called at most every ``interval`` seconds (and always at the end).
+
+    Thousands of small tiles would otherwise flood a GUI's event queue with progress signals,
+    which delays everything queued behind them (a cancel included).
+    """
+    if progress is None:
+        return None
+    last = [-1.0]
+
+    def call(done: int, total: int) -> None:
+        now = time.perf_counter()
+        if done >= total or now - last[0] >= interval:
+            last[0] = now
+            progress(done, total)
+
+    return call
 
 
 def _strength_value(strength: Strength, method: str) -> float | None:
@@ -238,6 +259,7 @@ def denoise(
     """
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    progress = throttled(progress)
     rgs, is_stack = _as_list(radiograph_or_stack)
     for rg in rgs:
         _check(rg)
@@ -260,6 +282,7 @@ def denoise(
         if method == "model":
             assert loaded is not None
             noise = None if value is not None else estimate_noise_model(rg.image)
+            check_cancel(cancel)
             out = _run_model(
                 rg.image,
                 loaded,

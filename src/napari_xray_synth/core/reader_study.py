@@ -331,6 +331,10 @@ class ReaderStudy:
         self.seed = int(seed)
         self.items = study_order(discover(self.folder), self.seed)
         self.answers_path = Path(answers) if answers else self.folder / DEFAULT_ANSWERS
+        where = self.answers_path.parent
+        if not where.is_dir() or not os.access(where, os.W_OK):
+            # said now, not at the first answer
+            raise InputError("cannot write the answers file here", where)
         done = {r["item"] for r in read_answers(self.answers_path) if r["reader"] == reader}
         self._answered = [it.item for it in self.items if it.item in done]
 

@@ -17,6 +17,7 @@ Windowing (shared by training and inference, so that both see the same thing):
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -200,9 +201,18 @@ class GanEngine:
         scale: float,
         rng: np.random.Generator,
         region: np.ndarray | None = None,
+        window: Window | None = None,
     ) -> np.ndarray:
-        """Put ``cond`` into ``image`` with the generator; noise from ``rng``."""
-        win = make_window(image, cond, px, self.size, region)
+        """Put ``cond`` into ``image`` with the generator; noise from ``rng``.
+
+        ``window``: the condition's window made earlier (on any image of this shape): its
+        geometry and maps are reused, its pixels are cut again from ``image``.
+        """
+        if window is None:
+            win = make_window(image, cond, px, self.size, region)
+        else:
+            crop = _crop_padded(image, window.r0, window.c0, window.side)
+            win = dataclasses.replace(window, image=_resample(crop, self.size))
         x, _ = normalise(win.image, scale)
         noise = rng.standard_normal((1, 1, self.size, self.size)).astype(np.float32)
         t = lambda a: torch.from_numpy(np.ascontiguousarray(a, np.float32)).to(self.device)  # noqa: E731

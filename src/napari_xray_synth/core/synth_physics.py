@@ -170,7 +170,12 @@ def add_lesion(
         facing = np.clip(g_col / g, 0.0, 1.0)
         out = out + 0.6 * AMPLITUDE["pneumothorax"] * scale * sev * band * facing
     else:  # cardiomegaly: the heart's shadow grows (an ellipsoid of soft tissue and blood)
-        profile = soft * (0.4 + 0.6 * _thickness(soft > 0.5))
-        out = img + amp * profile * (1.0 + 0.02 * tex)
+        # where the heart already is the ray is already through it: the enlarged heart fills
+        # the ellipse up to the heart's own density rather than adding on top of it
+        inside = soft > 0.5
+        heart_level = float(np.percentile(img[inside], 85)) if inside.any() else float(img.max())
+        profile = soft * (0.4 + 0.6 * _thickness(inside))
+        fill = np.clip(heart_level - img, 0.0, None)
+        out = img + np.minimum(fill * sev, amp * profile) * profile * (1.0 + 0.02 * tex)
 
     return np.clip(out, 0.0, 1.0).astype(np.float32)

@@ -39,6 +39,9 @@ PHYSICS_ID = "physics-v1"
 DEFAULT_MODEL = "generator"
 
 TRAIN_HINTS.setdefault(DEFAULT_MODEL, "xray-synth train gan --data sim --out models/generator")
+TRAIN_HINTS.setdefault(
+    "generator_l1only", "xray-synth train gan --data sim --l1-only --out models/generator_l1only"
+)
 
 
 @dataclass(frozen=True)
@@ -115,9 +118,20 @@ class _Engine:
         self.mask = label_mask_local(conds, rg.shape, self.px, regions)
         self.gan: Any = None
         if method == "gan":
-            from napari_xray_synth.core.synth_gan import GanEngine
+            from napari_xray_synth.core.synth_gan import GanEngine, make_window
 
             self.gan = GanEngine.load(model, device)
+            # window geometry and maps do not depend on the variant: made once
+            self.windows = [
+                make_window(rg.image, c, self.px, self.gan.size, self._region(i))
+                for i, c in enumerate(conds)
+            ]
+        else:
+            self.boxes = [condition_box(c, rg.shape, self.px) for c in conds]
+            self.softs = [
+                soft_mask_in_box(c, b, rg.shape, self.px, self._region(i))
+                for i, (c, b) in enumerate(zip(conds, self.boxes, strict=True))
+            ]
 
     def _region(self, i: int) -> np.ndarray | None:
         return None if self.regions is None else self.regions[i]
@@ -129,12 +143,15 @@ class _Engine:
         for i, cond in enumerate(self.conds):
             rng = np.random.default_rng([vseed, i])
             if self.gan is not None:
-                img = self.gan.apply(img, cond, self.px, self.scale, rng, self._region(i))
+                img = self.gan.apply(
+                    img, cond, self.px, self.scale, rng, self._region(i), self.windows[i]
+                )
             else:
-                box = condition_box(cond, shape, self.px)
-                soft = soft_mask_in_box(cond, box, shape, self.px, self._region(i))
+                box = self.boxes[i]
                 local = local_condition(cond, box, shape)
-                img[box.slices] = add_lesion(img[box.slices], soft, local, self.px, self.scale, rng)
+                img[box.slices] = add_lesion(
+                    img[box.slices], self.softs[i], local, self.px, self.scale, rng
+                )
         params: dict[str, Any] = {
             "method": self.method,
             "conditions": [c.to_dict() for c in self.conds],

@@ -5,7 +5,7 @@ the network's own border effects never reach the result) and neighbouring tiles 
 go through the network in batches, and each result is accumulated with a weight that ramps down
 (a raised cosine over the overlap) towards every tile edge that lies inside the image. Dividing
 by the summed weights gives an image without seams, and memory is bounded by the tile batch
-plus three image-sized float32 buffers.
+plus two image-sized float32 buffers (the accumulated result and its weights).
 """
 
 from __future__ import annotations
@@ -68,16 +68,16 @@ def tiled_apply(
     """Apply ``fn`` to a 2-D image tile by tile and blend the results.
 
     Each tile the network sees is a core plus a context halo of ``overlap // 2`` pixels on every
-    side, taken from the image padded once by edge replication; the halo is cropped from the
+    side, edge-replicated where it leaves the image; the halo is cropped from the
     result (it holds the network's own border effects), and neighbouring cores share another
     ``overlap // 2`` pixels, blended with raised-cosine weights. The whole image in one tile goes
     through exactly the same padding, so tiled and untiled results agree.
 
     Parameters
     ----------
-    image : ndarray
-        2-D float32 image (H, W), or channels (C, H, W) tiled together (an image and its noise
-        map, say).
+    image : ndarray or sequence of ndarray
+        2-D float32 image (H, W), or several same-shaped channels tiled together (an image and
+        its noise map, say): a (C, H, W) array or a list of (H, W) arrays.
     fn : callable
         ``fn(batch, origins)``: a (B, C, h, w) tensor on ``device`` and the (row, col) origin of
         each tile's core in the image, returning a (B, 1, h, w) tensor.
@@ -97,10 +97,9 @@ def tiled_apply(
     ndarray
         float32 image of the same shape.
     """
-    img = np.asarray(image, dtype=np.float32)
-    if img.ndim == 2:
-        img = img[None]
-    h, w = img.shape[-2:]
+    channels = [image] if isinstance(image, np.ndarray) and image.ndim == 2 else list(image)
+    channels = [np.asarray(c, dtype=np.float32) for c in channels]
+    h, w = channels[0].shape
     tile = max(int(tile), 16)
     halo = min(max(int(overlap), 0) // 2, tile // 4) // 4 * 4
     blend = max(int(overlap), 0) - halo
@@ -109,8 +108,13 @@ def tiled_apply(
     cols, tw = tile_layout(w, core, blend)
     hh, ww = rows[-1] + th, cols[-1] + tw  # covered size (>= h, w)
     boxes = [(r, c) for r in rows for c in cols]
-    pads = ((0, 0), (halo, halo + hh - h), (halo, halo + ww - w))
-    padded = np.pad(img, pads, mode="edge") if any(p for ax in pads for p in ax) else img
+
+    def window(r: int, c: int) -> np.ndarray:
+        # the tile with its halo, edge-replicated where it leaves the image (no padded copy)
+        rows = np.clip(np.arange(r - halo, r + th + halo), 0, h - 1)
+        cols = np.clip(np.arange(c - halo, c + tw + halo), 0, w - 1)
+        return np.stack([ch[np.ix_(rows, cols)] for ch in channels])
+
     single = len(boxes) == 1
     acc = None if single else np.zeros((hh, ww), dtype=np.float32)
     wsum = None if single else np.zeros((hh, ww), dtype=np.float32)
@@ -120,9 +124,7 @@ def tiled_apply(
     for i in range(0, total, bs):
         check_cancel(cancel)
         chunk = boxes[i : i + bs]
-        batch = np.stack(
-            [padded[:, r : r + th + 2 * halo, c : c + tw + 2 * halo] for r, c in chunk]
-        )
+        batch = np.stack([window(r, c) for r, c in chunk])
         with torch.inference_mode():
             x = torch.from_numpy(batch).to(device)
             pred = fn(x, chunk).float().cpu().numpy()[:, 0]

@@ -71,6 +71,7 @@ def labels_layer_tuple(
     kwargs: dict[str, Any] = {
         "name": name,
         "scale": scale or (1.0,) * mask.ndim,
+        "units": "mm" if scale else "pixel",  # as the image layer of the same radiograph
         "opacity": 0.4,
         "metadata": {META_KEY: {"labels": dict(LABELS), **(metadata or {})}},
     }

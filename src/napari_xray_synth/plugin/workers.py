@@ -132,7 +132,7 @@ class TaskRunner:
 
         self._bar = cancelable_progress(total=0, desc=desc, cancel_callback=cancel.set)
 
-        @thread_worker
+        @thread_worker(ignore_errors=True)  # errors are shown once, by notify_error
         def _work() -> Any:
             return func(*args, progress=progress, cancel=cancel, **kwargs)
 

@@ -123,18 +123,23 @@ def apply_conditions(
             rng_c = np.random.default_rng([cond.shape_seed, 23])
             patch = smooth_noise(rng_c, s.shape, max(int(3.0 / px), 1), 1.0)
             bron = ndimage.gaussian_filter(bron, max(0.7 / px, 0.5))
-            fill = s * (0.8 + 0.2 * np.tanh(patch)) * (1.0 - np.clip(bron / 0.5, 0.0, 0.35))
-            delta[box] += sev * 0.75 * DMU * air[box] * fill
+            # an ill-defined margin (about 1 mm of blur) and uneven filling inside
+            edge = ndimage.gaussian_filter(s, max(1.0 / px, 0.3))
+            fill = edge * (0.7 + 0.3 * np.tanh(patch)) * (1.0 - np.clip(bron / 0.5, 0.0, 0.35))
+            delta[box] += sev * 0.7 * DMU * air[box] * fill
         elif p == "pneumothorax":
             # severity: how much of the lung's path is lost to air in the rim
             lungpath = air[box] + np.minimum(phantom.vessels[box], phantom.lung[box])
-            delta[box] -= sev * s * (MU_LUNG * air[box] + MU_SOFT * (lungpath - air[box]))
+            # (the air spaces of a normal lung already let most photons through: the rim is
+            # only a little darker; what shows is the loss of markings)
+            lost = 0.6 * MU_LUNG * air[box] + MU_SOFT * (lungpath - air[box])
+            delta[box] -= sev * s * lost
             # the visceral pleural line: where the unclipped mask crosses 0.5 inside the lung
             full = render_soft_mask(cond, shape, px)[box]
             inner = ndimage.binary_erosion(region[box], iterations=max(int(2.0 / px), 1))
             line = 4.0 * full * (1.0 - full) * inner
             line = ndimage.gaussian_filter(line, max(0.2 / px, 0.4))
-            delta[box] += MU_SOFT * 0.6 * line * hard[box].astype(np.float32).clip(0.15, 1)
+            delta[box] += MU_SOFT * 1.5 * line * s  # on the inner border of the air rim
     if heart is not phantom.heart:
         base = phantom.line_integral(heart)
     else:

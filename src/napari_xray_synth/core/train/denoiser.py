@@ -280,7 +280,8 @@ def train_denoiser(
         "final_train_loss_mean_last_100": float(np.mean(tail)) if tail else None,
         "train_seconds_this_session": round(train_seconds, 1),
         "device": str(device),
-        "noise": "Poisson-Gaussian; noise map input = sigma(x) of a (a, b) model fitted blind",
+        "noise": "Poisson-Gaussian through a log (the simulator's); noise-map input = the noise "
+        "level function estimated blind from each noisy image (core.noise_level)",
     }
     weights = save_model(net, cfg.out, ARCHITECTURE, cfg.net, {**card, "metrics": {}})
     metrics = heldout_metrics(weights, size=cfg.heldout_size, cases=cfg.heldout_cases)

@@ -296,6 +296,30 @@ class GanTrainer:
         with atomic_path(stem.with_suffix(".json")) as tmp:
             tmp.write_text(json.dumps(meta, default=str))
 
+    def init_generator(self, source: str | Path) -> str:
+        """Start the generator from other weights: a checkpoint stem or a saved model.
+
+        The usual pix2pix warm start: a generator pretrained with L1 alone, then trained with
+        the adversarial loss. Returns a description for the card.
+        """
+        src = Path(source)
+        stem = src.with_suffix("") if src.suffix in (".safetensors", ".json") else src
+        weights = stem.with_suffix(".safetensors")
+        if not weights.is_file():
+            raise InputError("no weights to start from (needs .safetensors)", weights)
+        tensors = load_file(str(weights))
+        if any(k.startswith("G.") for k in tensors):  # a training checkpoint
+            tensors = {k[2:]: v for k, v in tensors.items() if k.startswith("G.")}
+        try:
+            self.G.load_state_dict(tensors)
+        except RuntimeError as exc:
+            raise InputError(
+                f"does not fit this generator's configuration ({exc})", weights
+            ) from exc
+        from napari_xray_synth.core.models import sha256_file
+
+        return f"{weights} (sha256 {sha256_file(weights)})"
+
     def load_checkpoint(self, stem: Path) -> None:
         """Continue from :meth:`save_checkpoint` output (the config's ``steps`` may grow)."""
         stem = Path(stem)

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import numpy as np
-from magicgui.widgets import CheckBox, ComboBox, Container, FloatSlider, Label, RadioButtons
+from magicgui.widgets import CheckBox, ComboBox, Container, FloatSlider, Label
 from napari.layers import Image, Labels
 from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_warning
@@ -31,19 +31,22 @@ def _fmt(v: float | None, fmt: str) -> str:
 
 
 def format_result(res: dict[str, Any]) -> str:
-    """The figures of :func:`core.metrics.compare` as a few lines of text."""
-    lines = [
-        f"SSIM {_fmt(res['ssim'], '{:.4f}')}   PSNR {_fmt(res['psnr'], '{:.2f}')} dB   "
-        f"RMSE {_fmt(res['rmse'], '{:.4g}')}"
+    """The figures of :func:`core.metrics.compare` as a small table (one row per region)."""
+    lines = [f"{'':<15}{'SSIM':>8}{'PSNR dB':>9}{'RMSE':>9}"]
+    regions = [("whole image", "")]
+    regions += [
+        (f"{region} lesion", f"_{region}")
+        for region in ("inside", "outside")
+        if f"ssim_{region}" in res
     ]
+    for title, key in regions:
+        lines.append(
+            f"{title:<15}{_fmt(res['ssim' + key], '{:.4f}'):>8}"
+            f"{_fmt(res['psnr' + key], '{:.2f}'):>9}{_fmt(res['rmse' + key], '{:.4f}'):>9}"
+        )
     for region in ("inside", "outside"):
-        if f"ssim_{region}" in res:
-            lines.append(
-                f"{region} lesion ({res[f'n_{region}']} px): "
-                f"SSIM {_fmt(res[f'ssim_{region}'], '{:.4f}')}   "
-                f"PSNR {_fmt(res[f'psnr_{region}'], '{:.2f}')} dB   "
-                f"RMSE {_fmt(res[f'rmse_{region}'], '{:.4g}')}"
-            )
+        if f"n_{region}" in res:
+            lines.append(f"{region} lesion: {res[f'n_{region}']} px")
     return "\n".join(lines)
 
 
@@ -67,12 +70,15 @@ class CompareWidget(Container):
         self.layer_a = ComboBox(label="A (variant)", choices=self._image_choices, nullable=True)
         self.layer_b = ComboBox(label="B (source)", choices=self._image_choices, nullable=True)
         self.lesion = ComboBox(label="lesion labels", choices=self._label_choices, nullable=True)
-        self.map_kind = RadioButtons(
-            label="overlay", choices=list(MAP_CHOICES), value="1 - SSIM", orientation="horizontal"
-        )
+        # a combo box, not radio buttons: a crowded dock squeezes a button group to nothing
+        self.map_kind = ComboBox(label="overlay", choices=list(MAP_CHOICES), value="1 - SSIM")
         self.opacity = FloatSlider(label="opacity", min=0.0, max=1.0, step=0.05, value=0.6)
         self.side_by_side = CheckBox(text="side by side (grid view)", value=False)
-        self.values = Label(label="values", value="choose two image layers")
+        self.values = Label(value="choose two image layers")
+        # a fixed-width table that neither wraps nor squeezes the controls above it
+        self.values.native.setStyleSheet("font-family: monospace;")
+        self.values.native.setMinimumHeight(110)
+        self.values.native.setMinimumWidth(330)
         self.extend(
             [
                 self.layer_a,
@@ -301,6 +307,7 @@ class CompareWidget(Container):
                 opacity=self.opacity.value,
                 contrast_limits=limits,
                 scale=a_layer.scale,
+                units=a_layer.units,
                 translate=a_layer.translate,
                 metadata={"xray_synth": {"compare": {"map_kind": res["map_kind"]}}},
             )

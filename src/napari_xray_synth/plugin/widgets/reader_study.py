@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from napari.layers import Image
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
@@ -26,8 +27,8 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_xray_synth.core._fallback_read import read_image
 from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.io import read_radiograph
 from napari_xray_synth.core.reader_study import REALISM, ReaderStudy, format_summary
 from napari_xray_synth.plugin.workers import notify_error
 
@@ -188,6 +189,17 @@ class ReaderStudyWidget(QWidget):
         self.unbind_keys()
         super().closeEvent(event)
 
+    def hideEvent(self, event: Any) -> None:
+        """Unbind the keys while the widget is hidden or removed from the viewer."""
+        self.unbind_keys()
+        super().hideEvent(event)
+
+    def showEvent(self, event: Any) -> None:
+        """Bind the keys again when the widget shows during a study."""
+        if self.study is not None and not self.study.finished:
+            self._bind_keys()
+        super().showEvent(event)
+
     # ----- answering ------------------------------------------------------------------------
     def give(self, kind: str, value: Any) -> None:
         """Take a call ("answer": real/synthetic) or a score ("realism": 1-5); record when both."""
@@ -221,7 +233,7 @@ class ReaderStudyWidget(QWidget):
             self._finish()
             return
         try:
-            img = read_image(item.path)
+            img = read_radiograph(item.path).display()
         except InputError as exc:
             # the usual message names the file, which would unblind the reader: say which
             # position failed instead (the answers CSV and the folder tell the organiser)
@@ -232,6 +244,10 @@ class ReaderStudyWidget(QWidget):
             self.unbind_keys()
             self._set_running(False)
             return
+        # every image spans [0, 1] as shown: hovering over pixels must not tell the source's
+        # value range or bit depth apart (the display, contrast at min-max, is unchanged)
+        lo, hi = float(img.min()), float(img.max())
+        img = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
         self._show_choice()
         if self.layer is None or self.layer not in self.viewer.layers:
             self.layer = self.viewer.add_image(img, name=LAYER_NAME, colormap="gray", metadata={})

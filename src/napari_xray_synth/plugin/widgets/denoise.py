@@ -1,0 +1,267 @@
+"""The "Denoise & enhance" dock widget: parameters in, core work in a worker, a new layer out.
+
+Thin by design: the input layer becomes a Radiograph through :mod:`plugin.layers` (which refuses
+labels, points, RGB and NaN layers with a message naming the layer), the work runs in
+:class:`plugin.workers.TaskRunner` (napari progress bar, working cancel, the viewer stays live),
+and the result is a new image layer named "<input> denoised (<method>)" with the input's scale
+and the provenance in its metadata. The input layer is never modified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_xray_synth.core.denoise import METHODS, STRENGTH_MEANING, denoise
+from napari_xray_synth.core.device import available_devices, pick_device
+from napari_xray_synth.core.enhance import enhance
+from napari_xray_synth.core.errors import InputError, XraySynthError
+from napari_xray_synth.core.progress import Cancelled, CancelToken, ProgressFn, check_cancel
+from napari_xray_synth.core.radiograph import Radiograph
+from napari_xray_synth.plugin.layers import image_layer_tuple, radiograph_from_layer
+from napari_xray_synth.plugin.workers import TaskRunner, notify_error
+
+NO_DENOISE = "none (enhance only)"
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A user error or a cancel, handed back from the worker as a value."""
+
+    error: BaseException
+
+
+def denoise_enhance(
+    images: list[Radiograph],
+    method: str,
+    strength: str | float,
+    device: str,
+    tile: int,
+    clahe: float | None,
+    unsharp: float | None,
+    gamma: float | None,
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> list[Radiograph] | Failure:
+    """Denoise (unless ``method`` is :data:`NO_DENOISE`) then enhance each image (worker body).
+
+    User errors and a cancel come back wrapped in :class:`Failure`, not raised: the widget
+    reports them (the thread worker would also re-raise an error into the Qt event loop).
+    """
+    try:
+        return _denoise_enhance(
+            images, method, strength, device, tile, clahe, unsharp, gamma, progress, cancel
+        )
+    except (XraySynthError, Cancelled) as exc:
+        return Failure(exc)
+
+
+def _denoise_enhance(
+    images: list[Radiograph],
+    method: str,
+    strength: str | float,
+    device: str,
+    tile: int,
+    clahe: float | None,
+    unsharp: float | None,
+    gamma: float | None,
+    progress: ProgressFn | None,
+    cancel: CancelToken | None,
+) -> list[Radiograph]:
+    out = images
+    if method != NO_DENOISE:
+        res = denoise(
+            images,
+            method=method,
+            strength=strength,
+            device=device,
+            tile=tile,
+            progress=progress,
+            cancel=cancel,
+        )
+        out = res if isinstance(res, list) else [res]
+    if clahe is not None or unsharp is not None or gamma is not None:
+        enhanced = []
+        for rg in out:
+            check_cancel(cancel)
+            enhanced.append(
+                enhance(rg, clahe=clahe, unsharp=unsharp, gamma=gamma, device=device, cancel=cancel)
+            )
+        out = enhanced
+    return out
+
+
+def _spin(
+    lo: float, hi: float, value: float, step: float, decimals: int, tip: str
+) -> QDoubleSpinBox:
+    box = QDoubleSpinBox()
+    box.setRange(lo, hi)
+    box.setDecimals(decimals)
+    box.setSingleStep(step)
+    box.setValue(value)
+    box.setToolTip(tip)
+    return box
+
+
+class DenoiseWidget(QWidget):
+    """Denoise (trained model or a classical filter) and enhance an image layer."""
+
+    def __init__(self, napari_viewer: Any) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.runner = TaskRunner()
+
+        self.layer_combo = QComboBox()
+        self.layer_combo.setToolTip("the layer to denoise (it is never modified)")
+        self.method_combo = QComboBox()
+        self.method_combo.addItems([*METHODS, NO_DENOISE])
+        self.method_combo.setToolTip("model: the shipped network; others: scikit-image filters")
+        self.auto_check = QCheckBox("auto")
+        self.auto_check.setChecked(True)
+        self.auto_check.setToolTip("estimate the noise from the image")
+        self.strength_spin = _spin(0.0, 100.0, 0.02, 0.005, 4, "")
+        self.strength_spin.setEnabled(False)
+        self.clahe_spin = _spin(0.0, 1.0, 0.0, 0.005, 4, "CLAHE clip limit (0 = off)")
+        self.unsharp_spin = _spin(0.0, 5.0, 0.0, 0.1, 2, "unsharp-mask amount (0 = off)")
+        self.gamma_spin = _spin(0.1, 5.0, 1.0, 0.05, 2, "gamma (1 = off; < 1 brightens)")
+        self.device_combo = QComboBox()
+        devices = available_devices()
+        self.device_combo.addItems(devices)
+        self.device_combo.setCurrentText(pick_device("auto").type)
+        self.device_combo.setToolTip(f"detected: {', '.join(devices)}")
+        self.tile_spin = QSpinBox()
+        self.tile_spin.setRange(16, 8192)
+        self.tile_spin.setSingleStep(64)
+        self.tile_spin.setValue(512)
+        self.tile_spin.setToolTip("largest tile side in pixels (smaller: less memory)")
+        self.run_button = QPushButton("Run")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+
+        strength_row = QHBoxLayout()
+        strength_row.addWidget(self.auto_check)
+        strength_row.addWidget(self.strength_spin)
+        form = QFormLayout()
+        form.addRow("input", self.layer_combo)
+        form.addRow("method", self.method_combo)
+        form.addRow("strength", strength_row)
+        form.addRow("device", self.device_combo)
+        form.addRow("tile", self.tile_spin)
+        enh = QGroupBox("enhancement")
+        enh_form = QFormLayout(enh)
+        enh_form.addRow("CLAHE clip", self.clahe_spin)
+        enh_form.addRow("unsharp amount", self.unsharp_spin)
+        enh_form.addRow("gamma", self.gamma_spin)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.run_button)
+        buttons.addWidget(self.cancel_button)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(enh)
+        layout.addLayout(buttons)
+        layout.addStretch(1)
+
+        self.auto_check.toggled.connect(lambda on: self.strength_spin.setEnabled(not on))
+        self.method_combo.currentTextChanged.connect(self._method_changed)
+        self.run_button.clicked.connect(self.run)
+        self.cancel_button.clicked.connect(self.runner.cancel)
+        for event in ("inserted", "removed", "moved", "changed"):
+            getattr(self.viewer.layers.events, event).connect(self._refresh_layers)
+        self._refresh_layers()
+        self._method_changed(self.method_combo.currentText())
+
+    def _refresh_layers(self, *_: Any) -> None:
+        current = self.layer_combo.currentText()
+        self.layer_combo.clear()
+        self.layer_combo.addItems([layer.name for layer in self.viewer.layers])
+        if current:
+            self.layer_combo.setCurrentText(current)
+        if self.layer_combo.currentIndex() < 0 and len(self.viewer.layers):
+            self.layer_combo.setCurrentIndex(len(self.viewer.layers) - 1)
+
+    def _method_changed(self, method: str) -> None:
+        self.strength_spin.setToolTip(STRENGTH_MEANING.get(method, "no denoising"))
+        self.auto_check.setEnabled(method != NO_DENOISE)
+
+    def _input(self) -> tuple[Any, list[Radiograph]]:
+        name = self.layer_combo.currentText()
+        if not name or name not in self.viewer.layers:
+            raise InputError("choose an image layer first")
+        layer = self.viewer.layers[name]
+        data = getattr(layer, "data", None)
+        kind = type(layer).__name__.lower()
+        if kind == "image" and not getattr(layer, "rgb", False) and np.ndim(data) == 3:
+            return layer, [radiograph_from_layer(layer, plane=np.asarray(p)) for p in data]
+        return layer, [radiograph_from_layer(layer)]
+
+    def parameters(self) -> dict[str, Any]:
+        """The current settings as keyword arguments of :func:`denoise_enhance`."""
+        clahe = self.clahe_spin.value()
+        unsharp = self.unsharp_spin.value()
+        gamma = self.gamma_spin.value()
+        return {
+            "method": self.method_combo.currentText(),
+            "strength": "auto" if self.auto_check.isChecked() else self.strength_spin.value(),
+            "device": self.device_combo.currentText(),
+            "tile": self.tile_spin.value(),
+            "clahe": clahe if clahe > 0 else None,
+            "unsharp": unsharp if unsharp > 0 else None,
+            "gamma": gamma if abs(gamma - 1.0) > 1e-9 else None,
+        }
+
+    def run(self) -> Any:
+        """Start the work in a worker; returns the napari worker (None when refused or sync)."""
+        try:
+            layer, images = self._input()
+        except InputError as exc:
+            notify_error(exc, "denoise")
+            return None
+        params = self.parameters()
+        method = params["method"]
+        suffix = "enhanced" if method == NO_DENOISE else f"denoised ({method})"
+        name = f"{layer.name} {suffix}"
+        scale = tuple(layer.scale)
+        translate = tuple(layer.translate)
+        stacked = len(images) > 1 or np.ndim(layer.data) == 3
+
+        def on_result(results: list[Radiograph] | Failure) -> None:
+            if isinstance(results, Failure):
+                notify_error(results.error, "denoise")
+                return
+            data, kwargs, _ = image_layer_tuple(results[0], name)
+            if stacked:
+                data = np.stack([r.image for r in results])
+                kwargs["metadata"]["xray_synth"]["slices"] = len(results)
+            kwargs["scale"] = scale
+            kwargs["translate"] = translate
+            kwargs.pop("units", None)
+            self.viewer.add_image(data, **kwargs)
+
+        def on_finish() -> None:
+            self.run_button.setEnabled(True)
+            self.cancel_button.setEnabled(False)
+
+        self.run_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+        return self.runner.start(
+            denoise_enhance,
+            images,
+            **params,
+            on_result=on_result,
+            desc="denoise",
+            on_finish=on_finish,
+        )
