@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
 
 import numpy as np
 import torch
@@ -102,3 +104,22 @@ def test_single_process_is_plain(tmp_path, monkeypatch):
     train(str(tmp_path))
     assert (tmp_path / "models" / "tiny.json").is_file()
     assert json.loads((tmp_path / "seen0.json").read_text())["world"] == 1
+
+
+def test_train_classifier_command_runs_under_torchrun(tmp_path):
+    """The real train command, unchanged, as two gloo processes: one card, written by rank 0."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        "-m", "napari_xray_synth.cli", "train", "classifier", "--out", str(tmp_path / "clf"),
+        "--steps", "3", "--batch", "2", "--size", "32", "--width", "8", "--sim-size", "64",
+        "--heldout", "4", "--device", "cpu", "--quiet",
+    ]  # fmt: skip
+    out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.count("wrote ") == 1  # only rank 0 reports
+    card = json.loads((tmp_path / "clf.json").read_text())
+    assert card["processes"] == 2 and card["steps"] == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "clf.json", "clf.loss.png", "clf.run", "clf.safetensors"
+    ]  # fmt: skip

@@ -93,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
             command=command,
             progress=bar,
         )
+    if not card:  # another rank of a torchrun run: rank 0 wrote and reports
+        return 0
     m = card["metrics"]
     print(f"wrote {args.out}.safetensors ({card['parameters']} parameters)")
     print(f"held-out AUC on {m['heldout_images']} simulated images:")

@@ -25,13 +25,13 @@ from safetensors.torch import load_file, save_file
 
 from napari_xray_synth.core.atomic import atomic_path
 from napari_xray_synth.core.conditions import PATHOLOGIES
-from napari_xray_synth.core.device import pick_device
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.generative_metrics import auc
 from napari_xray_synth.core.models import TRAIN_HINTS, save_model
 from napari_xray_synth.core.nn.classifier import CLASSES, PathologyClassifier, labels_of
 from napari_xray_synth.core.plots import loss_curve
 from napari_xray_synth.core.progress import CancelToken, ProgressFn, check_cancel, report
+from napari_xray_synth.core.train.distributed import DistributedContext, distributed_context
 
 ARCHITECTURE = "pathology-classifier"
 TRAIN_HINTS["classifier"] = "xray-synth train classifier --data sim --out models/classifier"
@@ -297,10 +297,27 @@ def train_classifier(
         raise InputError("the output folder does not exist", out.parent)
     work = Path(work) if work is not None else out.with_name(out.name + ".run")
     work.mkdir(parents=True, exist_ok=True)
-    dev = pick_device(device)
+    # one process, or one of many under torchrun (DDP): rank 0 alone writes
+    with distributed_context(device) as ctx:
+        return _train(ctx, out, cfg, work, resume, sampler, command, progress, cancel)
+
+
+def _train(
+    ctx: DistributedContext,
+    out: Path,
+    cfg: ClassifierConfig,
+    work: Path,
+    resume: bool,
+    sampler: Sampler | None,
+    command: str,
+    progress: ProgressFn | None,
+    cancel: CancelToken | None,
+) -> dict[str, Any]:
+    dev = ctx.device
     torch.manual_seed(cfg.seed)
     sampler = sampler or sim_sampler(cfg.sim_size)
     net = PathologyClassifier(**cfg.net_config()).to(dev)
+    model = ctx.wrap(net)  # DDP averages the gradients when distributed; net itself otherwise
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start, losses, before = 0, [], 0.0
     if resume:
@@ -318,22 +335,27 @@ def train_classifier(
     for step in range(start, cfg.steps):
         check_cancel(cancel)
         net.train()
-        seeds = [train_seed(cfg.seed, step * cfg.batch + i) for i in range(cfg.batch)]
+        # each rank draws its own images; with one process this is image step * batch + i
+        first = (step * ctx.world_size + ctx.rank) * cfg.batch
+        seeds = [train_seed(cfg.seed, first + i) for i in range(cfg.batch)]
         x, y = _batch(sampler, seeds, net, dev)
         for g in opt.param_groups:
             g["lr"] = _lr(cfg, step)
-        loss = loss_fn(net(x), y)
+        loss = loss_fn(model(x), y)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        losses.append(float(loss.detach()))
+        losses.append(ctx.mean(loss.detach()) if ctx.distributed else float(loss.detach()))
         done = step + 1
-        if done % cfg.checkpoint_every == 0 or done == cfg.steps:
+        if ctx.is_main and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
             seconds = None if before is None else before + time.perf_counter() - t0
             _save_checkpoint(work, net, opt, cfg, done, losses, seconds)
         report(progress, done, cfg.steps + 1)
     train_s = time.perf_counter() - t0
     total_s = None if before is None else before + train_s
+    if not ctx.is_main:
+        ctx.barrier()  # rank 0 measures and writes the model; the others wait for it
+        return {}
 
     seeds = [heldout_seed(k) for k in range(cfg.heldout)]
     metrics = evaluate_classifier(net, sampler, seeds, cfg.batch, dev, cancel=cancel)
@@ -356,6 +378,7 @@ def train_classifier(
         "images_seen": cfg.steps * cfg.batch,
         "training_config": asdict(cfg),
         "device": str(dev),
+        "processes": ctx.world_size,
         # None when a checkpoint did not record it (a run resumed from an older checkpoint)
         "train_seconds": None if total_s is None else round(total_s, 3),
         "final_loss_mean_last_100": float(np.mean(losses[-100:])) if losses else None,
@@ -372,4 +395,5 @@ def train_classifier(
     }
     save_model(net, out, ARCHITECTURE, cfg.net_config(), card)
     report(progress, cfg.steps + 1, cfg.steps + 1)
+    ctx.barrier()
     return json.loads(out.with_name(out.name + ".json").read_text())
