@@ -123,3 +123,21 @@ def test_train_classifier_command_runs_under_torchrun(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         "clf.json", "clf.loss.png", "clf.run", "clf.safetensors"
     ]  # fmt: skip
+
+
+def test_train_denoiser_command_runs_under_torchrun(tmp_path):
+    """``xray-synth train denoiser`` as two gloo processes: one model and card, from rank 0."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        "-m", "napari_xray_synth.cli", "train", "denoiser", "--data", "sim",
+        "--out", str(tmp_path / "den"), "--steps", "3", "--batch", "2", "--patch", "32",
+        "--sim-images", "2", "--sim-size", "128", "--heldout-size", "128", "--heldout-cases", "1",
+        "--device", "cpu", "--workdir", str(tmp_path / "run"), "--quiet",
+    ]  # fmt: skip
+    out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.count("model: ") == 1  # only rank 0 reports
+    card = json.loads((tmp_path / "den.json").read_text())
+    assert card["processes"] == 2
+    assert (tmp_path / "den.safetensors").is_file()

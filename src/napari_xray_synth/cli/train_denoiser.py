@@ -109,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
         cfg.net = args.net
     with progress_bar("training denoiser", quiet=args.quiet) as bar:
         card = train_denoiser(cfg, resume=args.resume, progress=bar)
+    if not card:  # another rank of a torchrun run: rank 0 wrote and reports
+        return 0
     print(f"model: {card['weights']}  (run folder: {card['workdir']})")
     for k, v in card["metrics"].get("heldout_simulator", {}).items():
         if k.startswith("dose="):

@@ -19,7 +19,6 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from napari_xray_synth.core.device import pick_device
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.models import TRAIN_HINTS, save_model
 from napari_xray_synth.core.nn.denoiser import ARCHITECTURE, build_denoiser
@@ -31,6 +30,7 @@ from napari_xray_synth.core.train.denoise_data import (
     n2v_mask,
     read_image,
 )
+from napari_xray_synth.core.train.distributed import DistributedContext, distributed_context
 from napari_xray_synth.core.train.noise import synthesize_noisy
 
 TRAIN_HINTS["denoiser"] = "xray-synth train denoiser --data sim --out models/denoiser"
@@ -198,15 +198,28 @@ def train_denoiser(
         raise InputError(f"patch must be a multiple of 4, at least 16 (got {cfg.patch})")
     if cfg.steps < 1 or cfg.batch < 1:
         raise InputError("steps and batch must be positive")
+    # one process, or one of many under torchrun (DDP): rank 0 alone writes
+    with distributed_context(cfg.device) as ctx:
+        return _train(ctx, cfg, resume, progress, cancel)
+
+
+def _train(
+    ctx: DistributedContext,
+    cfg: DenoiserTrainConfig,
+    resume: str | Path | None,
+    progress: ProgressFn | None,
+    cancel: CancelToken | None,
+) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
-    device = pick_device(cfg.device)
+    device = ctx.device
     workdir = Path(cfg.workdir or Path("runs") / Path(cfg.out).name)
     workdir.mkdir(parents=True, exist_ok=True)
 
     net = build_denoiser(**cfg.net).to(device)
+    model = ctx.wrap(net)  # DDP averages the gradients when distributed; net itself otherwise
     opt = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     start, history = 0, []
-    rng = np.random.default_rng(cfg.seed + 1)
+    rng = np.random.default_rng(cfg.seed + 1 + 1_000_003 * ctx.rank)  # rank 0: as one process
     if resume:
         state = load_checkpoint(resume, net, opt)
         start = int(state["step"])
@@ -217,7 +230,7 @@ def train_denoiser(
         images,
         cfg.patch,
         doses=cfg.doses,
-        seed=cfg.seed + 7919 * (start + 1),
+        seed=cfg.seed + 7919 * (start + 1) + 104_729 * ctx.rank,  # each rank its own patches
         noisy_given=cfg.mode == "n2v",
     )
 
@@ -250,23 +263,27 @@ def train_denoiser(
             xt, st = torch.from_numpy(xm).to(device), torch.from_numpy(s).to(device)
             target = torch.from_numpy(x).to(device)
             m = torch.from_numpy(mask).to(device)
-            pred = net(xt, st)
+            pred = model(xt, st)
             loss = F.mse_loss(pred[m], target[m])
         else:
             assert y is not None
             xt, st = torch.from_numpy(x).to(device), torch.from_numpy(s).to(device)
-            pred = net(xt, st)
+            pred = model(xt, st)
             loss = F.mse_loss(pred, torch.from_numpy(y).to(device))
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        history.append((step + 1, float(loss.detach())))
-        if (step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps:
+        value = ctx.mean(loss.detach()) if ctx.distributed else float(loss.detach())
+        history.append((step + 1, value))
+        if ctx.is_main and ((step + 1) % cfg.checkpoint_every == 0 or step + 1 == cfg.steps):
             checkpoint(step + 1)
         report(progress, step + 1, cfg.steps)
     train_seconds = time.perf_counter() - t0
+    if not ctx.is_main:
+        ctx.barrier()  # rank 0 measures and writes the model; the others wait for it
+        return {}
 
     net.eval().cpu()
     tail = [h[1] for h in history[-100:]]
@@ -280,6 +297,7 @@ def train_denoiser(
         "final_train_loss_mean_last_100": float(np.mean(tail)) if tail else None,
         "train_seconds_this_session": round(train_seconds, 1),
         "device": str(device),
+        "processes": ctx.world_size,
         "noise": "Poisson-Gaussian through a log (the simulator's); noise-map input = the noise "
         "level function estimated blind from each noisy image (core.noise_level)",
     }
@@ -288,6 +306,7 @@ def train_denoiser(
     card["metrics"] = {"heldout_simulator": metrics}
     # the card is rewritten with the metrics (same weights, same sha256)
     save_model(net, cfg.out, ARCHITECTURE, cfg.net, card)
+    ctx.barrier()
     return {**card, "weights": str(weights), "workdir": str(workdir)}
 
 
