@@ -141,3 +141,20 @@ def test_train_denoiser_command_runs_under_torchrun(tmp_path):
     card = json.loads((tmp_path / "den.json").read_text())
     assert card["processes"] == 2
     assert (tmp_path / "den.safetensors").is_file()
+
+
+def test_train_gan_command_runs_under_torchrun(tmp_path):
+    """``xray-synth train gan`` as two gloo processes (gradients all-reduced): rank 0 writes."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+        "-m", "napari_xray_synth.cli", "train", "gan", "--data", "sim",
+        "--out", str(tmp_path / "gen"), "--cases", "2", "--image-px", "128", "--window", "32",
+        "--base", "4", "--depth", "2", "--d-base", "4", "--batch", "2", "--steps", "3",
+        "--device", "cpu",
+    ]  # fmt: skip
+    out = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=240)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stderr.count("wrote ") == 1  # only rank 0 writes and says so
+    card = json.loads((tmp_path / "gen.json").read_text())
+    assert card["processes"] == 2 and card["steps_done"] == 3

@@ -153,6 +153,7 @@ def _command(args: argparse.Namespace, mode: str) -> str:
 def run(args: argparse.Namespace) -> int:
     """Prepare the windows, train, save the generator and its card."""
     from napari_xray_synth.cli.progress_bar import progress_bar
+    from napari_xray_synth.core.train.distributed import distributed_context
     from napari_xray_synth.core.train.gan import GanConfig, GanTrainer
     from napari_xray_synth.core.train.gan_data import (
         WindowSet,
@@ -226,40 +227,47 @@ def run(args: argparse.Namespace) -> int:
                 args.data, args.window, args.seed, args.spacing, args.images, progress=prog
             )
             source = f"{args.data} ({len(data)} healthy, {len(real)} labelled windows)"
-    trainer = GanTrainer(cfg, data, real, args.device)
-    init = None
-    if args.init_from:
-        init = trainer.init_generator(args.init_from)
-    if args.resume:
-        trainer.load_checkpoint(Path(args.resume))
-    print(
-        f"training {mode}{' l1-only' if args.l1_only else ''} on {len(data)} windows "
-        f"({source}), device {trainer.device}",
-        file=sys.stderr,
-    )
+    # one process, or one of many under torchrun: gradients averaged, rank 0 alone writes
+    with distributed_context(args.device) as ctx:
+        trainer = GanTrainer(cfg, data, real, args.device, ctx=ctx)
+        init = None
+        if args.init_from:
+            init = trainer.init_generator(args.init_from)
+        if args.resume:
+            trainer.load_checkpoint(Path(args.resume))
+        print(
+            f"training {mode}{' l1-only' if args.l1_only else ''} on {len(data)} windows "
+            f"({source}), device {trainer.device}",
+            file=sys.stderr,
+        )
 
-    def log(logs: dict[str, float]) -> None:
-        if int(logs["step"]) % 50 == 0:
-            msg = " ".join(f"{k}={v:.4g}" for k, v in logs.items() if k != "step")
-            print(f"step {int(logs['step'])}: {msg}", file=sys.stderr, flush=True)
+        def log(logs: dict[str, float]) -> None:
+            if int(logs["step"]) % 50 == 0:
+                msg = " ".join(f"{k}={v:.4g}" for k, v in logs.items() if k != "step")
+                print(f"step {int(logs['step'])}: {msg}", file=sys.stderr, flush=True)
 
-    with progress_bar("training") as prog:
-        trainer.run(run_dir, progress=prog, on_log=log)
-    command = _command(args, mode)
-    card = {
-        "task": "pathology-conditioned variants (residual in a window; see core/synth_gan.py)",
-        "command": command,
-        "data": source,
-        "seed": args.seed,
-        "metrics": {"note": "measured on held-out data by benchmarks/eval_synth.py"},
-        "initialised_from": init,
-        "final_losses": trainer.history[-1] if trainer.history else {},
-        "train_seconds": round(getattr(trainer, "seconds", 0.0), 1),
-        "device": str(trainer.device),
-    }
-    path = trainer.save_generator(out, card)
-    print(
-        f"wrote {path} and {path.with_suffix('.json').name}; run files in {run_dir}",
-        file=sys.stderr,
-    )
+        with progress_bar("training") as prog:
+            trainer.run(run_dir, progress=prog, on_log=log)
+        if not ctx.is_main:
+            ctx.barrier()  # rank 0 writes the generator and its card
+            return 0
+        command = _command(args, mode)
+        card = {
+            "task": "pathology-conditioned variants (residual in a window; see core/synth_gan.py)",
+            "command": command,
+            "data": source,
+            "seed": args.seed,
+            "metrics": {"note": "measured on held-out data by benchmarks/eval_synth.py"},
+            "initialised_from": init,
+            "final_losses": trainer.history[-1] if trainer.history else {},
+            "train_seconds": round(getattr(trainer, "seconds", 0.0), 1),
+            "device": str(trainer.device),
+            "processes": ctx.world_size,
+        }
+        path = trainer.save_generator(out, card)
+        print(
+            f"wrote {path} and {path.with_suffix('.json').name}; run files in {run_dir}",
+            file=sys.stderr,
+        )
+        ctx.barrier()
     return 0

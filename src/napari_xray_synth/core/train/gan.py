@@ -39,6 +39,7 @@ from napari_xray_synth.core.models import save_model
 from napari_xray_synth.core.nn.generator import ConditionalUNet
 from napari_xray_synth.core.nn.patchgan import ConditionalPatchGAN
 from napari_xray_synth.core.progress import CancelToken, ProgressFn, check_cancel, report
+from napari_xray_synth.core.train.distributed import DistributedContext
 from napari_xray_synth.core.train.gan_data import WindowSet
 
 
@@ -109,6 +110,7 @@ class GanTrainer:
         data: WindowSet,
         real: WindowSet | None = None,
         device: str = "auto",
+        ctx: DistributedContext | None = None,
     ) -> None:
         if cfg.mode not in ("paired", "unpaired"):
             raise InputError(f"mode must be 'paired' or 'unpaired', got {cfg.mode!r}")
@@ -119,7 +121,10 @@ class GanTrainer:
         if cfg.steps < 1 or cfg.batch < 1:
             raise InputError("steps and batch must be 1 or more")
         self.cfg, self.data, self.real = cfg, data, real
-        self.device = pick_device(device)
+        # under torchrun every rank builds the same networks (same seed) and averages its
+        # gradients with the others after each backward pass (see _sync)
+        self.ctx = ctx
+        self.device = ctx.device if ctx is not None else pick_device(device)
         torch.manual_seed(cfg.seed)
         self.G = ConditionalUNet(**cfg.generator_config()).to(self.device)
         self.D = (
@@ -134,7 +139,8 @@ class GanTrainer:
             else None
         )
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.device.type == "cuda")
-        self.rng = np.random.default_rng(cfg.seed)
+        rank = ctx.rank if ctx is not None else 0
+        self.rng = np.random.default_rng(cfg.seed + 1_000_003 * rank)  # rank 0: as one process
         self.step = 0
         self.history: list[dict[str, float]] = []
 
@@ -179,6 +185,7 @@ class GanTrainer:
                 r1 = grad.pow(2).flatten(1).sum(1).mean() * (cfg.r1 / 2)
             self.opt_d.zero_grad(set_to_none=True)  # type: ignore[union-attr]
             self.scaler.scale(loss_d + r1).backward()
+            self._sync(self.D)
             self.scaler.step(self.opt_d)  # type: ignore[arg-type]
             logs.update(d=float(loss_d.detach()), r1=float(r1.detach()))
 
@@ -213,6 +220,7 @@ class GanTrainer:
                     logs["ms_diff"] = float(num.detach())
         self.opt_g.zero_grad(set_to_none=True)
         self.scaler.scale(loss).backward()
+        self._sync(self.G)
         self.scaler.step(self.opt_g)
         self.scaler.update()
         logs["g"] = float(loss.detach())
@@ -220,6 +228,26 @@ class GanTrainer:
         logs["step"] = float(self.step)
         self.history.append(logs)
         return logs
+
+    @property
+    def is_main(self) -> bool:
+        """True for a single process and for rank 0 of a distributed run: the one that writes."""
+        return self.ctx is None or self.ctx.is_main
+
+    def _sync(self, module: nn.Module | None) -> None:
+        """Average gradients over the ranks of a distributed run (a no-op otherwise).
+
+        Plain all-reduce rather than a DDP wrapper: the discriminator runs several forward
+        passes per step and the R1 penalty needs a double backward, which DDP's hooks do not
+        follow.
+        """
+        if module is None or self.ctx is None or not self.ctx.distributed:
+            return
+        world = float(self.ctx.world_size)
+        for p in module.parameters():
+            if p.grad is not None:
+                torch.distributed.all_reduce(p.grad)
+                p.grad /= world
 
     def _feature_matching(
         self, real: torch.Tensor, fake: torch.Tensor, maps: torch.Tensor
@@ -260,10 +288,12 @@ class GanTrainer:
             out_of_time = (
                 self.cfg.max_minutes > 0 and time.time() - start > 60 * self.cfg.max_minutes
             )
+            if self.ctx is not None and self.ctx.distributed:  # every rank stops at one step
+                out_of_time = self.ctx.mean(float(out_of_time)) > 0
             last = self.step == self.cfg.steps or out_of_time
-            if self.step % self.cfg.checkpoint_every == 0 or last:
+            if self.is_main and (self.step % self.cfg.checkpoint_every == 0 or last):
                 self.save_checkpoint(run_dir / "checkpoint")
-            if self.step % self.cfg.sample_every == 0 or last:
+            if self.is_main and (self.step % self.cfg.sample_every == 0 or last):
                 self.save_samples(run_dir / "samples.png")
                 self.save_curves(run_dir / "losses.png")
             if out_of_time:
