@@ -44,8 +44,8 @@ test: $(VENV)/.installed-test sysdeps
 	QT_API=pyqt6 $(BIN)/python -m pytest -q
 
 lint: $(VENV)/.installed-test
-	$(BIN)/ruff format --check src tests benchmarks
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks tools
+	$(BIN)/ruff check src tests benchmarks tools
 
 format: $(VENV)/.installed-test
 	$(BIN)/ruff format src tests benchmarks

@@ -1,6 +1,6 @@
 """Take a screenshot of napari with the plugin at work (run under Xvfb).
 
-    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python tools/screenshot.py docs/images/screenshot.png
+    xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python tools/screenshot.py OUT.png
 
 The scene: a simulated chest (the plugin's sample data), a GAN variant with a nodule made by the
 Synthesize widget's core call, its mask, and the Compare widget showing the 1 - SSIM overlay of
@@ -15,11 +15,11 @@ from pathlib import Path
 
 os.environ.setdefault("XRAY_SYNTH_SYNC", "1")  # the Compare widget updates before the picture
 
-import napari  # noqa: E402
+import napari
 
-from napari_xray_synth.core.conditions import Condition  # noqa: E402
-from napari_xray_synth.core.synthesize import synthesize  # noqa: E402
-from napari_xray_synth.plugin.layers import (  # noqa: E402
+from napari_xray_synth.core.conditions import Condition
+from napari_xray_synth.core.synthesize import synthesize
+from napari_xray_synth.plugin.layers import (
     image_layer_tuple,
     labels_layer_tuple,
     radiograph_from_layer,
