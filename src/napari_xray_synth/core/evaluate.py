@@ -384,6 +384,11 @@ def evaluate_denoise(
         col_titles=["clean", *names],
         row_titles=[f"dose {d:g}" for d in doses],
     )
+
+    def dose_table(metric: str, digits: int) -> str:
+        header = ["method", *[f"dose {d:g}" for d in doses]]
+        return md_table(header, [[m, *[mean[m, d][metric] for d in doses]] for m in names], digits)
+
     lines = [
         "# Denoising evaluation",
         "",
@@ -393,19 +398,11 @@ def evaluate_denoise(
         "",
         "## PSNR (dB)",
         "",
-        md_table(
-            ["method", *[f"dose {d:g}" for d in doses]],
-            [[m, *[mean[m, d]["psnr"] for d in doses]] for m in names],
-            2,
-        ),
+        dose_table("psnr", 2),
         "",
         "## SSIM",
         "",
-        md_table(
-            ["method", *[f"dose {d:g}" for d in doses]],
-            [[m, *[mean[m, d]["ssim"] for d in doses]] for m in names],
-            4,
-        ),
+        dose_table("ssim", 4),
         "",
         "## Seconds per image",
         "",
