@@ -127,3 +127,16 @@ def test_export_widget_pairs_synthesized_variants(make_napari_viewer, tmp_path, 
     rows = read_manifest(tmp_path)
     assert [r["seed"] for r in rows] == ["100", "101"]
     assert all(r["pathology"] == "nodule" and r["mask"] for r in rows)
+
+
+@pytest.mark.qt
+def test_export_widget_pairs_sample_data_mask(make_napari_viewer, monkeypatch):
+    """A sample chest with a pathology opens with its mask already chosen for export."""
+    from napari_xray_synth.plugin import sample_data
+    from napari_xray_synth.plugin.widgets.export import ExportWidget
+
+    monkeypatch.setattr(sample_data, "SIZE", 96)
+    viewer = make_napari_viewer()
+    viewer.open_sample("napari-xray-synth", "chest_mass")
+    widget = ExportWidget(viewer)
+    assert widget.selection() == [("simulated chest (mass)", "mass mask")]

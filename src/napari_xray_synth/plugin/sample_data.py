@@ -27,7 +27,8 @@ def _sample(pathology: str | None) -> list[LayerDataTuple]:
             case.mask,
             f"{pathology} mask",
             case.diseased.spacing,
-            {"conditions": [cond.to_dict()], "synthetic": True},
+            # "variants" pairs the mask with its image (the Export widget reads it)
+            {"conditions": [cond.to_dict()], "synthetic": True, "variants": [name]},
         ),
     ]
 
