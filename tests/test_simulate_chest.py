@@ -148,6 +148,19 @@ def test_random_condition_from_a_lung_mask(rng):
     assert case.lung_mask[int(c.center[0]), int(c.center[1])]
 
 
+def test_cardiomegaly_from_a_lung_mask_sits_on_the_heart():
+    """Placed from the lung mask alone, the enlarged heart is centred where the phantom's is."""
+    for seed in (3, 11):
+        case = simulate_chest(seed, SIZE, "cardiomegaly", noise=False)
+        own = case.conditions[0]
+        rng = np.random.default_rng(0)
+        c = random_condition("cardiomegaly", case.lung_sides, case.spacing, rng)
+        # the same anatomy: centres agree to a few mm (sizes differ, so does the 12 % lift)
+        lift = 0.12 * (c.size_mm - own.size_mm) / case.spacing
+        assert abs(c.center[0] + lift - own.center[0]) * case.spacing < 8.0
+        assert abs(c.center[1] - own.center[1]) * case.spacing < 8.0
+
+
 def test_explicit_condition_and_bad_input():
     c = Condition("nodule", (100, 80), 20.0, 0.9, margin="spiculated")
     case = simulate_chest(1, SIZE, c, noise=False)
