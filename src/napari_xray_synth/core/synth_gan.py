@@ -3,10 +3,11 @@
 Windowing (shared by training and inference, so that both see the same thing):
 
 * The window is a square around the lesion's mask, side ``S = max(W, 1.5 x the mask's larger
-  side + 2 x context)`` pixels of the image, where ``W`` is the network's window (128 px for the
-  shipped model). Small lesions (nodules, most masses) are seen at the image's own resolution;
-  big ones (effusion, pneumothorax, cardiomegaly, large consolidations) get a window sized to the
-  lesion plus its surroundings, area-downsampled to ``W``: the coarse context those need.
+  side + 2 x context)`` pixels of the image, where ``W`` is the network's window (64 px for the
+  shipped model, 128 by default in training). Small lesions (nodules, most masses) are seen at
+  the image's own resolution; big ones (effusion, pneumothorax, cardiomegaly, large
+  consolidations) get a window sized to the lesion plus its surroundings, area-downsampled to
+  ``W``: the coarse context those need.
 * The condition maps are drawn by the one renderer directly on the ``W`` grid (spacing scaled
   by ``S / W``). The image window is normalised by the whole image's contrast range.
 * The generator's residual is multiplied by a feathered mask (the lesion's mask dilated by
