@@ -9,7 +9,6 @@ and the provenance in its metadata. The input layer is never modified.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -29,20 +28,13 @@ from qtpy.QtWidgets import (
 from napari_xray_synth.core.denoise import METHODS, STRENGTH_MEANING, denoise
 from napari_xray_synth.core.device import available_devices, pick_device
 from napari_xray_synth.core.enhance import enhance
-from napari_xray_synth.core.errors import InputError, XraySynthError
-from napari_xray_synth.core.progress import Cancelled, CancelToken, ProgressFn, check_cancel
+from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.progress import CancelToken, ProgressFn, check_cancel
 from napari_xray_synth.core.radiograph import Radiograph
 from napari_xray_synth.plugin.layers import image_layer_tuple, radiograph_from_layer
 from napari_xray_synth.plugin.workers import TaskRunner, notify_error
 
 NO_DENOISE = "none (enhance only)"
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A user error or a cancel, handed back from the worker as a value."""
-
-    error: BaseException
 
 
 def denoise_enhance(
@@ -56,32 +48,11 @@ def denoise_enhance(
     gamma: float | None,
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
-) -> list[Radiograph] | Failure:
+) -> list[Radiograph]:
     """Denoise (unless ``method`` is :data:`NO_DENOISE`) then enhance each image (worker body).
 
-    User errors and a cancel come back wrapped in :class:`Failure`, not raised: the widget
-    reports them (the thread worker would also re-raise an error into the Qt event loop).
+    Errors and a cancel propagate: the TaskRunner shows them as one notification.
     """
-    try:
-        return _denoise_enhance(
-            images, method, strength, device, tile, clahe, unsharp, gamma, progress, cancel
-        )
-    except (XraySynthError, Cancelled) as exc:
-        return Failure(exc)
-
-
-def _denoise_enhance(
-    images: list[Radiograph],
-    method: str,
-    strength: str | float,
-    device: str,
-    tile: int,
-    clahe: float | None,
-    unsharp: float | None,
-    gamma: float | None,
-    progress: ProgressFn | None,
-    cancel: CancelToken | None,
-) -> list[Radiograph]:
     out = images
     if method != NO_DENOISE:
         res = denoise(
@@ -238,10 +209,7 @@ class DenoiseWidget(QWidget):
         translate = tuple(layer.translate)
         stacked = len(images) > 1 or np.ndim(layer.data) == 3
 
-        def on_result(results: list[Radiograph] | Failure) -> None:
-            if isinstance(results, Failure):
-                notify_error(results.error, "denoise")
-                return
+        def on_result(results: list[Radiograph]) -> None:
             data, kwargs, _ = image_layer_tuple(results[0], name)
             if stacked:
                 data = np.stack([r.image for r in results])
