@@ -144,17 +144,8 @@ class FeatureModule(nn.Module):
             return self.classifier.features(x)
 
 
-@register_architecture("pathology-classifier")
-def build_classifier(
-    size: int = 256,
-    width: int = 16,
-    stages: int = 6,
-    features_dim: int = 128,
-    n_classes: int = len(CLASSES),
-    standardize: bool = False,
-) -> PathologyClassifier:
-    """Build a :class:`PathologyClassifier` from a model card's config."""
-    return PathologyClassifier(size, width, stages, features_dim, n_classes, standardize)
+#: Builds a :class:`PathologyClassifier` from a model card's ``config`` (the registered builder).
+build_classifier = register_architecture("pathology-classifier")(PathologyClassifier)
 
 
 def labels_of(pathologies: list[str] | tuple[str, ...]) -> np.ndarray:
