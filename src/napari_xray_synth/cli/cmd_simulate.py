@@ -14,21 +14,13 @@ from napari_xray_synth.cli.progress_bar import progress_bar
 from napari_xray_synth.core.atomic import atomic_path
 from napari_xray_synth.core.conditions import PATHOLOGIES
 from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.export.manifest import CONDITION_COLUMNS
 from napari_xray_synth.core.io.raster import write_tiff
 from napari_xray_synth.core.progress import report
 from napari_xray_synth.core.radiograph import Radiograph
 from napari_xray_synth.core.simulate import DEFAULT_DOSE, MIN_SIZE, simulate_chest
 
 CHOICES = ("none", *PATHOLOGIES, "random")
-CONDITION_COLUMNS = (
-    "center_row",
-    "center_col",
-    "size_mm",
-    "severity",
-    "side",
-    "shape_seed",
-    "margin",
-)
 COLUMNS = (
     "file",
     "mask",
