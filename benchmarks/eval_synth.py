@@ -358,7 +358,8 @@ def main() -> None:
     labels = np.array([PATHOLOGIES.index(c["cond"].pathology) + 1 for c in cases])
     t_pred, t_feat = predict(net, truth_w)
     i_pred, _ = predict(net, input_w)
-    clf = load_model(args.classifier, device="cpu").module
+    loaded = load_model(args.classifier, device="cpu")
+    clf = loaded.module
     t_out = [project_probs(clf, c["y"], c["cond"].pathology) for c in cases]
     t_prob, t_pfeat = np.array([o[0] for o in t_out]), np.stack([o[1] for o in t_out])
     i_prob = np.array([project_probs(clf, c["x"], c["cond"].pathology)[0] for c in cases])
@@ -369,7 +370,7 @@ def main() -> None:
         p: float(np.mean(v[labels == k + 1])) for k, p in enumerate(PATHOLOGIES)
     }
     result = {
-        "classifier": {"name": args.classifier, "sha256": load_model(args.classifier).sha256},
+        "classifier": {"name": args.classifier, "sha256": loaded.sha256},
         "truth": dict(
             cls_acc=float(np.mean(t_prob >= 0.5)),
             prob_mean=float(np.mean(t_prob)),

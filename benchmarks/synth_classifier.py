@@ -4,10 +4,11 @@ It looks at the image window that ``synth_gan.make_window`` cuts around a reques
 at the condition maps) and says which of "none" + the six pathologies it sees. It is trained on
 the simulator's truth (healthy windows -> "none", diseased windows -> their pathology) of the
 GAN's training seeds, never on generated images, and is evaluated on held-out seeds. Its
-penultimate features serve as the feature space for KID/FD.
+penultimate features serve as a local feature space for KID/FD (computed by
+``core.generative_metrics``).
 
-The project classifier (branch "evaluate") may replace it later: only ``train_classifier`` and
-``WindowClassifier.features`` are used by the evaluation.
+Conditioning itself is judged by the project classifier (``models/classifier``); this one is the
+second, local view of the evaluation.
 """
 
 from __future__ import annotations
@@ -87,43 +88,3 @@ def predict(net: WindowClassifier, windows: np.ndarray) -> tuple[np.ndarray, np.
     t = torch.from_numpy(np.ascontiguousarray(windows, np.float32))
     f = net.features(t)
     return net.head(f).argmax(1).numpy(), f.numpy()
-
-
-def kid(
-    real: np.ndarray, fake: np.ndarray, subsets: int = 20, size: int | None = None, seed: int = 0
-) -> tuple[float, float]:
-    """Kernel inception distance (unbiased MMD², cubic polynomial kernel): mean and std."""
-    rng = np.random.default_rng(seed)
-    # features standardised by the real set's statistics, so the kernel's scale is sane
-    mu, sd = real.mean(0), real.std(0) + 1e-6
-    real, fake = (real - mu) / sd, (fake - mu) / sd
-    d = real.shape[1]
-    m = size or min(len(real), len(fake))
-    vals = []
-    for _ in range(subsets):
-        r = real[rng.choice(len(real), m, replace=False)]
-        f = fake[rng.choice(len(fake), m, replace=False)]
-        k_rr = (r @ r.T / d + 1) ** 3
-        k_ff = (f @ f.T / d + 1) ** 3
-        k_rf = (r @ f.T / d + 1) ** 3
-        n = m
-        mmd = (
-            (k_rr.sum() - np.trace(k_rr)) / (n * (n - 1))
-            + (k_ff.sum() - np.trace(k_ff)) / (n * (n - 1))
-            - 2 * k_rf.mean()
-        )
-        vals.append(mmd)
-    return float(np.mean(vals)), float(np.std(vals))
-
-
-def frechet(real: np.ndarray, fake: np.ndarray) -> float:
-    """Fréchet distance between Gaussian fits of two feature sets."""
-    from scipy import linalg
-
-    mu, sd = real.mean(0), real.std(0) + 1e-6
-    real, fake = (real - mu) / sd, (fake - mu) / sd
-    mu1, mu2 = real.mean(0), fake.mean(0)
-    s1, s2 = np.cov(real, rowvar=False), np.cov(fake, rowvar=False)
-    covmean, _ = linalg.sqrtm(s1 @ s2, disp=False)
-    covmean = np.real(covmean)
-    return float(((mu1 - mu2) ** 2).sum() + np.trace(s1 + s2 - 2 * covmean))
