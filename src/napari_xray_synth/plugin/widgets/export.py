@@ -20,6 +20,7 @@ from qtpy.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QHeaderView,
     QLineEdit,
     QPushButton,
     QTableWidget,
@@ -95,7 +96,9 @@ class ExportWidget(QWidget):
 
         self.table = QTableWidget(0, 2)
         self.table.setHorizontalHeaderLabels(["image layer", "mask (labels layer)"])
-        self.table.horizontalHeader().setStretchLastSection(True)
+        # both columns share the width, and a few rows stay visible in a crowded dock
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.table.setMinimumHeight(150)
         self.folder = QLineEdit()
         self.folder.setPlaceholderText("output folder")
         browse = QPushButton("…")
