@@ -138,3 +138,39 @@ def test_learning_rate_warms_up_then_decays():
     assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
     assert lrs[39] == pytest.approx((10 / 40) ** 0.5)
     assert (np.diff(lrs[9:]) <= 0).all()
+
+
+def test_init_from_starts_at_the_given_weights_at_another_input_size(tmp_path):
+    # a model trained at 32 px, fine-tuned at 48 px (the network is fully convolutional)
+    tc.train_classifier(tmp_path / "a", tiny(steps=3), sampler=stand_in_sampler, device="cpu")
+    start = load_model(tmp_path / "a").module.state_dict()
+    cfg = tiny(steps=1, size=48, lr=1e-12, warmup=1)  # a step that cannot move the weights
+    card = tc.train_classifier(
+        tmp_path / "b", cfg, sampler=stand_in_sampler, device="cpu", init_from=tmp_path / "a"
+    )
+    b = load_model(tmp_path / "b").module
+    assert b.size == 48
+    for k, v in b.state_dict().items():
+        np.testing.assert_allclose(v.numpy(), start[k].numpy(), atol=1e-6, err_msg=k)
+    assert str(tmp_path / "a.safetensors") in card["initialised_from"]
+    assert "sha256" in card["initialised_from"]
+    # without it, the same run starts from random weights
+    tc.train_classifier(tmp_path / "c", cfg, sampler=stand_in_sampler, device="cpu")
+    c = load_model(tmp_path / "c").module.state_dict()
+    assert not np.allclose(c["head.weight"].numpy(), start["head.weight"].numpy())
+
+
+def test_init_from_a_model_of_another_shape_is_refused(tmp_path):
+    tc.train_classifier(tmp_path / "a", tiny(steps=2), sampler=stand_in_sampler, device="cpu")
+    with pytest.raises(InputError, match="configuration"):
+        tc.train_classifier(
+            tmp_path / "b",
+            tiny(steps=2, width=4),
+            sampler=stand_in_sampler,
+            device="cpu",
+            init_from=tmp_path / "a",
+        )
+    with pytest.raises(InputError, match="no classifier weights"):
+        tc.train_classifier(
+            tmp_path / "c", tiny(), sampler=stand_in_sampler, init_from=tmp_path / "nothing"
+        )

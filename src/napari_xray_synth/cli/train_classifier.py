@@ -52,6 +52,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--work", default=None, help="checkpoint folder (default: OUT.run)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    p.add_argument(
+        "--init-from",
+        default=None,
+        help="start from a saved classifier's weights (fine-tuning, e.g. at a larger --size)",
+    )
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="torch device")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -83,12 +88,15 @@ def run(args: argparse.Namespace) -> int:
         f"--heldout {args.heldout} --width {args.width} "
         f"--{'' if args.standardize else 'no-'}standardize"
     )
+    if args.init_from:
+        command += f" --init-from {shlex.quote(str(args.init_from))}"
     with progress_bar("training classifier", quiet=args.quiet) as bar:
         card = train_classifier(
             args.out,
             cfg,
             work=args.work,
             resume=args.resume,
+            init_from=args.init_from,
             device=args.device,
             command=command,
             progress=bar,

@@ -27,7 +27,7 @@ from napari_xray_synth.core.atomic import atomic_path
 from napari_xray_synth.core.conditions import PATHOLOGIES
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.generative_metrics import auc
-from napari_xray_synth.core.models import TRAIN_HINTS, save_model
+from napari_xray_synth.core.models import TRAIN_HINTS, save_model, sha256_file
 from napari_xray_synth.core.nn.classifier import CLASSES, PathologyClassifier, labels_of
 from napari_xray_synth.core.plots import loss_curve
 from napari_xray_synth.core.progress import CancelToken, ProgressFn, check_cancel, report
@@ -208,6 +208,7 @@ def _save_checkpoint(
     step: int,
     losses: list[float],
     seconds: float | None = None,
+    initialised_from: str | None = None,
 ) -> None:
     tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in net.state_dict().items()}
     opt_state = opt.state_dict()
@@ -222,6 +223,7 @@ def _save_checkpoint(
         "config": asdict(cfg),
         "losses": losses,
         "train_seconds": seconds,
+        "initialised_from": initialised_from,
         "param_groups": opt_state["param_groups"],
     }
     with atomic_path(work / "checkpoint.json") as tmp:
@@ -252,12 +254,27 @@ def _load_checkpoint(
     return int(state["step"]), list(state["losses"]), state.get("train_seconds")
 
 
+def _init_weights(net: PathologyClassifier, source: str | Path) -> str:
+    """Load a saved classifier's weights into ``net``; returns a description for the card."""
+    src = Path(source)
+    stem = src.with_suffix("") if src.suffix in (".safetensors", ".json") else src
+    weights = stem.with_suffix(".safetensors")
+    if not weights.is_file():
+        raise InputError("no classifier weights to start from (needs .safetensors)", weights)
+    try:
+        net.load_state_dict(load_file(str(weights)))
+    except RuntimeError as exc:
+        raise InputError(f"does not fit this classifier's configuration ({exc})", weights) from exc
+    return f"{weights} (sha256 {sha256_file(weights)})"
+
+
 def train_classifier(
     out: str | Path,
     cfg: ClassifierConfig,
     *,
     work: str | Path | None = None,
     resume: bool = False,
+    init_from: str | Path | None = None,
     sampler: Sampler | None = None,
     device: str = "auto",
     command: str = "",
@@ -276,6 +293,9 @@ def train_classifier(
         Checkpoint folder; default ``OUT.run`` beside the model.
     resume : bool
         Continue from the checkpoint in ``work`` (its settings must match).
+    init_from : str or Path, optional
+        Start from these weights (a saved classifier, any input size: the network is fully
+        convolutional), e.g. to fine-tune a 256 px model at 512 px. Ignored when resuming.
     sampler : callable, optional
         ``seed -> (image, pathologies)``; default the chest simulator (:func:`sim_sampler`).
     device : str
@@ -299,7 +319,7 @@ def train_classifier(
     work.mkdir(parents=True, exist_ok=True)
     # one process, or one of many under torchrun (DDP): rank 0 alone writes
     with distributed_context(device) as ctx:
-        return _train(ctx, out, cfg, work, resume, sampler, command, progress, cancel)
+        return _train(ctx, out, cfg, work, resume, init_from, sampler, command, progress, cancel)
 
 
 def _train(
@@ -308,6 +328,7 @@ def _train(
     cfg: ClassifierConfig,
     work: Path,
     resume: bool,
+    init_from: str | Path | None,
     sampler: Sampler | None,
     command: str,
     progress: ProgressFn | None,
@@ -320,10 +341,14 @@ def _train(
     model = ctx.wrap(net)  # DDP averages the gradients when distributed; net itself otherwise
     opt = torch.optim.AdamW(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     start, losses, before = 0, [], 0.0
+    initialised = None
+    if init_from is not None and not resume:
+        initialised = _init_weights(net, init_from)
     if resume:
         if not (work / "checkpoint.json").is_file():
             raise InputError("no checkpoint to resume from", work)
         start, losses, before = _load_checkpoint(work, net, opt, cfg)
+        initialised = json.loads((work / "checkpoint.json").read_text()).get("initialised_from")
         if start > cfg.steps:
             raise InputError(
                 f"the checkpoint is at step {start}, past --steps {cfg.steps}; "
@@ -349,7 +374,7 @@ def _train(
         done = step + 1
         if ctx.is_main and (done % cfg.checkpoint_every == 0 or done == cfg.steps):
             seconds = None if before is None else before + time.perf_counter() - t0
-            _save_checkpoint(work, net, opt, cfg, done, losses, seconds)
+            _save_checkpoint(work, net, opt, cfg, done, losses, seconds, initialised)
         report(progress, done, cfg.steps + 1)
     train_s = time.perf_counter() - t0
     total_s = None if before is None else before + train_s
@@ -374,6 +399,7 @@ def _train(
         ),
         "simulator_sources_sha256": simulator_fingerprint() if cfg.data == "sim" else None,
         "seed": cfg.seed,
+        "initialised_from": initialised,
         "steps": cfg.steps,
         "images_seen": cfg.steps * cfg.batch,
         "training_config": asdict(cfg),
