@@ -14,6 +14,13 @@ Windowing (shared by training and inference, so that both see the same thing):
   ``FEATHER_MM`` and smoothed), upsampled to ``S`` and added: outside the dilated mask the image
   is left exactly as it was. The cost is one ``W x W`` network pass per condition, whatever the
   image size.
+* Upsampling: bilinear, except for the pathologies in :data:`GUIDED_UPSAMPLING`. An effusion
+  or an enlarged heart effaces edges the image had (the dome, the old heart border: the
+  silhouette sign); a residual computed on the coarse grid can only cancel a blurred copy of
+  such an edge, and bilinear upsampling leaves a thin dark rim where the sharp edge was. For
+  those, the residual is upsampled with a fast guided filter (He and Sun 2015) with the image
+  window as guide: locally the residual is a linear function of the image, fitted on the coarse
+  grid and applied at full resolution, so edges it cancels are cancelled sharply.
 """
 
 from __future__ import annotations
@@ -43,6 +50,16 @@ from napari_xray_synth.core.synth_window import (
 FEATHER_MM = 3.0
 #: Context (mm) kept around the lesion's mask on each side of the window.
 CONTEXT_MM = 8.0
+#: Pathologies whose residual is upsampled with the guided filter (see the module docstring);
+#: chosen on 36 validation chests (simulator seeds 800000..), not on the evaluation set: for
+#: effusion it gave +4.3 dB PSNR in the mask (SSIM 0.90 -> 0.96), for cardiomegaly SSIM
+#: 0.946 -> 0.961 (PSNR -0.4 dB) and the dark rim along the old heart border gone; for the other
+#: pathologies it lost SSIM, so they keep bilinear upsampling.
+GUIDED_UPSAMPLING = frozenset({"effusion", "cardiomegaly"})
+#: Guided filter: box radius on the network's grid, and regularisation as a share of the
+#: image's contrast range.
+GUIDED_RADIUS = 1
+GUIDED_EPS = 0.02
 
 
 @dataclass(frozen=True)
@@ -135,10 +152,55 @@ def normalise(win_image: np.ndarray, scale: float) -> tuple[np.ndarray, float]:
     return (win_image - mid) * (2.0 / scale), mid
 
 
-def paste(image: np.ndarray, win: Window, residual: np.ndarray, scale: float) -> np.ndarray:
-    """Add a window's residual (network units, ``W x W``) to ``image`` inside the feather."""
+def _box(a: np.ndarray, radius: int) -> np.ndarray:
+    return ndimage.uniform_filter(a, 2 * radius + 1, mode="reflect")
+
+
+def guided_upsample(
+    guide_low: np.ndarray,
+    src_low: np.ndarray,
+    guide_high: np.ndarray,
+    radius: int = GUIDED_RADIUS,
+    eps: float = 1e-4,
+) -> np.ndarray:
+    """Upsample ``src_low`` to ``guide_high``'s grid with a fast guided filter.
+
+    ``src`` is modelled in each ``(2 radius + 1)``-pixel box of the coarse grid as
+    ``a * guide + b`` (least squares, ``eps`` keeps ``a`` small where the guide is flat); ``a``
+    and ``b`` are averaged, upsampled bilinearly and applied to the full-resolution guide.
+    """
+    g = guide_low.astype(np.float64)
+    p = src_low.astype(np.float64)
+    mg, mp = _box(g, radius), _box(p, radius)
+    var = _box(g * g, radius) - mg * mg
+    a = (_box(g * p, radius) - mg * mp) / (np.maximum(var, 0.0) + eps)
+    b = mp - a * mg
+    side = guide_high.shape[0]
+    a_up = _resample(_box(a, radius).astype(np.float32), side)
+    b_up = _resample(_box(b, radius).astype(np.float32), side)
+    return a_up * guide_high.astype(np.float32) + b_up
+
+
+def paste(
+    image: np.ndarray,
+    win: Window,
+    residual: np.ndarray,
+    scale: float,
+    guided: bool = False,
+) -> np.ndarray:
+    """Add a window's residual (network units, ``W x W``) to ``image`` inside the feather.
+
+    ``guided``: upsample with :func:`guided_upsample` (image window as guide) instead of
+    bilinearly; either way nothing changes beyond the feathered mask.
+    """
     delta = residual * win.feather * (scale / 2.0)
-    delta = _resample(delta, win.side) if win.side != win.size else delta
+    if win.side != win.size and guided:
+        crop = _crop_padded(image, win.r0, win.c0, win.side)
+        eps = (GUIDED_EPS * scale) ** 2
+        delta = guided_upsample(win.image, delta, crop, GUIDED_RADIUS, eps)
+        delta *= _resample(win.feather, win.side) > 0
+    elif win.side != win.size:
+        delta = _resample(delta, win.side)
     h, w = image.shape
     r0, c0 = win.r0, win.c0
     rs0, cs0 = max(r0, 0), max(c0, 0)
@@ -191,7 +253,12 @@ class GanEngine:
 
     def parameters(self) -> dict[str, Any]:
         """Provenance parameters of the method."""
-        return {"window_px": self.size, "feather_mm": FEATHER_MM, "context_mm": CONTEXT_MM}
+        return {
+            "window_px": self.size,
+            "feather_mm": FEATHER_MM,
+            "context_mm": CONTEXT_MM,
+            "guided_upsampling": sorted(GUIDED_UPSAMPLING),
+        }
 
     @torch.no_grad()
     def apply(
@@ -218,4 +285,5 @@ class GanEngine:
         noise = rng.standard_normal((1, 1, self.size, self.size)).astype(np.float32)
         t = lambda a: torch.from_numpy(np.ascontiguousarray(a, np.float32)).to(self.device)  # noqa: E731
         res = self.module(t(x[None, None]), t(win.maps[None]), t(noise))
-        return paste(image, win, res[0, 0].float().cpu().numpy(), scale)
+        guided = cond.pathology in GUIDED_UPSAMPLING
+        return paste(image, win, res[0, 0].float().cpu().numpy(), scale, guided)
