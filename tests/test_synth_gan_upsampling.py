@@ -62,3 +62,21 @@ def test_guided_paste_changes_nothing_beyond_the_feather():
     assert rows.min() >= 40 + 70 and rows.max() <= 40 + 250
     assert cols.min() >= 40 + 70 and cols.max() <= 40 + 250
     assert {"effusion", "cardiomegaly"} <= GUIDED_UPSAMPLING
+
+
+def test_guided_upsampling_never_copies_the_image_structure_into_the_lesion():
+    # a residual that follows the guide's texture with a positive sign (a lesion that would
+    # amplify the lung markings): the clip a <= 0 adds no more of that texture than plain
+    # bilinear upsampling of the coarse residual carries
+    side, size = 256, 32
+    rng = np.random.default_rng(1)
+    high = 0.5 + 0.05 * rng.normal(0, 1, (side, side)).astype(np.float32)
+    low = _resample(high, size)
+    residual = 0.1 + 0.5 * (low - 0.5)
+    out = guided_upsample(low, residual, high, radius=1, eps=1e-6)
+    free = guided_upsample(low, residual, high, radius=1, eps=1e-6, a_range=(-10.0, 10.0))
+    corr = lambda u: np.corrcoef(u.ravel(), high.ravel())[0, 1]  # noqa: E731
+    bilinear = _resample(residual, side)
+    assert corr(free) > corr(bilinear) + 0.3  # unclipped, the full-resolution texture comes in
+    assert corr(out) <= corr(bilinear) + 0.02
+    assert abs(out.mean() - 0.1) < 0.01

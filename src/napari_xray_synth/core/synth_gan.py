@@ -162,18 +162,23 @@ def guided_upsample(
     guide_high: np.ndarray,
     radius: int = GUIDED_RADIUS,
     eps: float = 1e-4,
+    a_range: tuple[float, float] = (-1.0, 0.0),
 ) -> np.ndarray:
     """Upsample ``src_low`` to ``guide_high``'s grid with a fast guided filter.
 
     ``src`` is modelled in each ``(2 radius + 1)``-pixel box of the coarse grid as
-    ``a * guide + b`` (least squares, ``eps`` keeps ``a`` small where the guide is flat); ``a``
-    and ``b`` are averaged, upsampled bilinearly and applied to the full-resolution guide.
+    ``a * guide + b`` (least squares, ``eps`` keeps ``a`` small where the guide is flat, ``a``
+    clipped to ``a_range``); ``a`` and ``b`` are averaged, upsampled bilinearly and applied to
+    the full-resolution guide.
     """
     g = guide_low.astype(np.float64)
     p = src_low.astype(np.float64)
     mg, mp = _box(g, radius), _box(p, radius)
     var = _box(g * g, radius) - mg * mg
     a = (_box(g * p, radius) - mg * mp) / (np.maximum(var, 0.0) + eps)
+    # a lesion can efface the image's structure (a = -1) or leave it (a = 0); a > 0 would
+    # copy it, amplified, into the lesion (lung markings inside a heart)
+    a = np.clip(a, a_range[0], a_range[1])
     b = mp - a * mg
     side = guide_high.shape[0]
     a_up = _resample(_box(a, radius).astype(np.float32), side)
