@@ -242,6 +242,33 @@ def evaluate_method(name, method, model, cases, net, window, clf, n_var=2):
     return rows, np.array(feats), np.array(pfeats)
 
 
+def paired_bootstrap(a, b, truth_feats, n_boot: int = 500, seed: int = 0) -> dict:
+    """Differences A - B with 95 % intervals, resampling held-out cases (paired: the same cases,
+    with all their variants and their truth, for both methods)."""
+    (rows_a, fa), (rows_b, fb) = a, b
+    case_a = np.array([r["case"] for r in rows_a])
+    n_cases = len(truth_feats)
+    col = lambda rows, k: np.array([r[k] for r in rows], float)  # noqa: E731
+    rng = np.random.default_rng(seed)
+    keys = ("psnr_in", "ssim_in", "cls_ok")
+    draws = {k: [] for k in (*keys, "fd_project")}
+    for _ in range(n_boot):
+        pick = rng.integers(0, n_cases, n_cases)
+        rows = np.concatenate([np.flatnonzero(case_a == c) for c in pick])
+        for k in keys:
+            draws[k].append(col(rows_a, k)[rows].mean() - col(rows_b, k)[rows].mean())
+        t = truth_feats[pick]
+        draws["fd_project"].append(frechet_distance(t, fa[rows]) - frechet_distance(t, fb[rows]))
+    point = {k: float(col(rows_a, k).mean() - col(rows_b, k).mean()) for k in keys}
+    point["fd_project"] = float(
+        frechet_distance(truth_feats, fa) - frechet_distance(truth_feats, fb)
+    )
+    return {
+        k: dict(diff=point[k], lo=float(np.percentile(v, 2.5)), hi=float(np.percentile(v, 97.5)))
+        for k, v in draws.items()
+    }
+
+
 def summarise(rows):
     a = lambda k: np.array([r[k] for r in rows if k in r], float)  # noqa: E731
     size = a("size_ratio")
@@ -395,9 +422,10 @@ def main() -> None:
         ("physics", "physics", "generator"),
     ]
     methods = [m for m in methods if m[0] in args.methods.split(",")]
-    per_pathology = {}
+    per_pathology, kept = {}, {}
     for name, method, model in methods:
         rows, feats, pfeats = evaluate_method(name, method, model, cases, net, window, clf)
+        kept[name] = (rows, pfeats)
         s = summarise(rows)
         # the project classifier's features of whole images, variants against the truth
         s["fd_project"] = frechet_distance(t_pfeat, pfeats)
@@ -411,6 +439,12 @@ def main() -> None:
             p: summarise([r for r in rows if r["pathology"] == p]) for p in PATHOLOGIES
         }
     result["per_pathology"] = per_pathology
+    names = list(kept)
+    result["paired"] = {
+        f"{a} - {b}": paired_bootstrap(kept[a], kept[b], t_pfeat)
+        for i, a in enumerate(names)
+        for b in names[i + 1 :]
+    }
     if Path(args.real).is_dir():
         real = real_images(Path(args.real), [m for m in methods if m[0] != "l1-only"])
         result["real"] = {
@@ -461,6 +495,13 @@ def print_tables(result, args) -> None:
         f"{t['size_ok']:.0%} | - | - | {t['kid_floor']:.4f} (split) | "
         f"{t['fd_floor']:.2f} (split) | {t['fd_project_floor']:.3f} (split) | - | - |"
     )
+    for pair, d in result.get("paired", {}).items():
+        print(
+            f"paired bootstrap over cases, {pair} (95 % interval): "
+            + ", ".join(
+                f"{k} {v['diff']:+.3f} [{v['lo']:+.3f}, {v['hi']:+.3f}]" for k, v in d.items()
+            )
+        )
     print(
         f"unchanged input called the requested pathology: project classifier "
         f"{result['input_fp']:.0%}, window classifier {result['input_fp_window']:.0%}"
