@@ -102,3 +102,29 @@ def test_gan_method_records_the_model(widget):
     meta = viewer.layers["chest nodule v0"].metadata[META_KEY]
     assert meta["method"] == "gan" and meta["model_id"] == "generator"
     assert meta["model_sha256"] == read_card("generator")["sha256"]
+
+
+@pytest.mark.qt
+def test_lung_clipping_is_on_by_default_and_can_be_switched_off(widget):
+    from napari_xray_synth.core.simulate import simulate_chest
+
+    viewer, w = widget
+    case = simulate_chest(11, 256, conditions=None)
+    data, kwargs, _ = image_layer_tuple(case.healthy, "sim")
+    viewer.add_image(data, **kwargs)
+    rows, cols = np.nonzero(np.asarray(case.lung_sides) == 1)
+    points = w.add_points_layer()
+    points.add([[float(np.median(rows)), float(np.median(cols))]])
+    w.pathology.setCurrentText("pneumothorax")
+    w.size_mm.setValue(30.0)
+    assert w.lung_clip.isChecked()
+    w.run()
+    assert not w.errors
+    meta = viewer.layers["sim pneumothorax v0"].metadata[META_KEY]
+    assert "lung field" in meta["provenance"][-1]["parameters"]["lesion_region"]
+    clipped = int((viewer.layers["sim pneumothorax mask"].data > 0).sum())
+    w.lung_clip.setChecked(False)
+    w.run()
+    meta = viewer.layers["sim pneumothorax v0"].metadata[META_KEY]
+    assert "lesion_region" not in meta["provenance"][-1]["parameters"]
+    assert int((viewer.layers["sim pneumothorax mask"].data > 0).sum()) > clipped

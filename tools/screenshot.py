@@ -32,6 +32,7 @@ def main() -> None:
     parser.add_argument("--image", type=Path, default=None)
     parser.add_argument("--at", default="560,640", help="lesion centre ROW,COL")
     parser.add_argument("--size-mm", type=float, default=22.0)
+    parser.add_argument("--pathology", default="nodule", help="which lesion to put in")
     args = parser.parse_args()
 
     viewer = napari.Viewer(show=True)
@@ -42,16 +43,18 @@ def main() -> None:
         source = viewer.open_sample("napari-xray-synth", "chest_healthy")[0]
     rg = radiograph_from_layer(source)
     row, col = (float(v) for v in args.at.split(","))
-    cond = Condition("nodule", (row, col), args.size_mm, 0.9, margin="lobulated")
+    p = args.pathology
+    margin = "lobulated" if p in ("nodule", "mass") else "smooth"
+    cond = Condition(p, (row, col), args.size_mm, 0.9, margin=margin)
     (var,) = synthesize(rg, [cond], n_variants=1, seed=3, method="gan")
-    data, kw, _ = image_layer_tuple(var.radiograph, f"{source.name} nodule v0")
+    data, kw, _ = image_layer_tuple(var.radiograph, f"{source.name} {p} v0")
     viewer.add_image(data, **kw)
-    data, kw, _ = labels_layer_tuple(var.mask, f"{source.name} nodule mask", rg.spacing)
+    data, kw, _ = labels_layer_tuple(var.mask, f"{source.name} {p} mask", rg.spacing)
     mask_layer = viewer.add_labels(data, **kw)
     mask_layer.contour = 2
     viewer.window.add_plugin_dock_widget("napari-xray-synth", "Synthesize")
     _, compare = viewer.window.add_plugin_dock_widget("napari-xray-synth", "Compare")
-    compare.layer_a.value = viewer.layers[f"{source.name} nodule v0"]
+    compare.layer_a.value = viewer.layers[f"{source.name} {p} v0"]
     compare.layer_b.value = source
     compare.lesion.value = mask_layer
     napari.qt.get_qapp().processEvents()

@@ -56,6 +56,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="pixel size in mm for files that carry none (PNG, JPEG)",
     )
     p.add_argument("--device", default="auto")
+    p.add_argument(
+        "--lung-clip",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="clip effusion, pneumothorax and consolidation to the lung field estimated from "
+        "the image (default: on)",
+    )
     p.set_defaults(func=run)
 
 
@@ -102,9 +109,20 @@ def run(args: argparse.Namespace) -> int:
     if args.variants < 1:
         raise InputError(f"--variants must be 1 or more, got {args.variants}")
     with progress_bar("synthesizing") as prog:
-        variants = synthesize(
-            rg, conds, args.variants, args.seed, args.method, args.model, args.device, progress=prog
-        )
+        try:
+            variants = synthesize(
+                rg,
+                conds,
+                args.variants,
+                args.seed,
+                args.method,
+                args.model,
+                args.device,
+                progress=prog,
+                regions="lung" if args.lung_clip else None,
+            )
+        except InputError as exc:
+            raise InputError(exc.reason, src) from exc
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = []

@@ -56,11 +56,11 @@ from napari_xray_synth.core.progress import (
     check_cancel,
     report,
 )
+from napari_xray_synth.core.simulate.pathology import REGION_PATHOLOGIES
 
 DEFAULT_READER = "napari_xray_synth.core.io:read_radiograph"
 DEFAULT_SYNTHESIZER = "napari_xray_synth.core.synthesize:synthesize"
 FORMATS = ("png", "tif", "dcm")
-REGION_PATHOLOGIES = ("effusion", "pneumothorax", "consolidation")
 LOCK = ".augment.lock"
 SETTINGS = "augment.json"
 #: Settings that change existing items: a resumed run must use the same ones (K may grow).
@@ -362,13 +362,19 @@ def process_source(
     header = read_source_header(rg) if config.fmt == "dcm" else None
     uid_map = UidMap(uid_secret)
     px = float(np.mean(rg.spacing))
+    regions: dict[str, np.ndarray] = {}
     result.seconds_read = time.perf_counter() - t0
     for it in todo:
         t1, c1 = time.perf_counter(), time.process_time()
         rng = np.random.default_rng(it.seed)
         try:
             cond = place_condition(rng, it.pathology, fields, px)
-            region = fields.side(cond.side) if cond.pathology in REGION_PATHOLOGIES else None
+            region = None
+            if cond.pathology in REGION_PATHOLOGIES:
+                side = cond.patient_side(rg.shape)
+                if side not in regions:
+                    regions[side] = fields.lesion_region(side, px)
+                region = regions[side]
             variant = synth(
                 rg,
                 [cond],

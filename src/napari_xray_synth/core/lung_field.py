@@ -13,6 +13,14 @@ The estimate is a heuristic, not a segmentation model, and says so:
 
 ``LungFields.method`` says which of the two produced each result, so a data set can report how
 often the template was needed.
+
+:meth:`LungFields.lesion_region` is what lesions that fill the lung (effusion, pneumothorax,
+consolidation) are clipped to on a film with no anatomy of its own: the threshold misses the
+costophrenic recess behind the dome, where an effusion collects, so the region is the lung's
+convex hull extended 30 mm down and grown 5 mm. Against the simulator's own lung fields (36
+simulated chests, seeds 400..435, mask IoU with the lesion clipped to the true field) it gave
+effusion 0.44, pneumothorax 0.90, consolidation 0.94, where no clipping gave 0.25, 0.49, 0.91
+and the raw threshold field 0.58 (but down to 0.12), 0.82, 0.93.
 """
 
 from __future__ import annotations
@@ -22,10 +30,14 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 from skimage.filters import threshold_otsu
+from skimage.morphology import convex_hull_image
 from skimage.transform import resize
 
 WORK_SIZE = 256
 MIN_FRACTION = 0.02
+#: :meth:`LungFields.lesion_region`: how far below the lung's hull (mm), and how much around it.
+REGION_DOWN_MM = 30.0
+REGION_GROW_MM = 5.0
 
 
 @dataclass(frozen=True)
@@ -44,6 +56,32 @@ class LungFields:
     def both(self) -> np.ndarray:
         """Both lungs."""
         return self.right | self.left
+
+    def lesion_region(self, side: str, px: float) -> np.ndarray:
+        """Where a lung-filling lesion on ``side`` may go (see the module docstring).
+
+        Parameters
+        ----------
+        side : str
+            "right" or "left" (the patient's).
+        px : float
+            Pixel size in mm.
+        """
+        lung = self.side(side)
+        shape = lung.shape
+        scale = min(1.0, 512 / max(shape))
+        small_shape = (max(round(shape[0] * scale), 8), max(round(shape[1] * scale), 8))
+        small = resize(lung.astype(np.float32), small_shape, order=1) > 0.5
+        if not small.any():
+            return lung.copy()
+        spx = px / scale  # mm per pixel of the small grid
+        hull = convex_hull_image(small)
+        down = max(round(REGION_DOWN_MM / spx), 1)
+        ext = hull.copy()
+        for k in range(1, min(down, hull.shape[0] - 1) + 1):
+            ext[k:] |= hull[:-k]
+        grown = ndimage.distance_transform_edt(~ext) <= REGION_GROW_MM / spx
+        return resize(grown.astype(np.float32), shape, order=1) > 0.5
 
 
 def _ellipse(shape: tuple[int, int], cx: float, grow: float = 1.0) -> np.ndarray:

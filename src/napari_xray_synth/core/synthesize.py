@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_xray_synth.core.conditions import Condition
+from napari_xray_synth.core.conditions import Condition, label_mask
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.models import TRAIN_HINTS
 from napari_xray_synth.core.progress import CancelToken, ProgressFn, check_cancel, report
@@ -96,6 +96,54 @@ def _check_count(n: Any, name: str) -> int:
     return int(n)
 
 
+#: What ``synthesize`` takes as ``regions``.
+Regions = Sequence[np.ndarray | None] | str | None
+
+
+def lung_regions(
+    image: np.ndarray, conds: Sequence[Condition], px: float
+) -> tuple[list[np.ndarray | None], str]:
+    """Per condition, the lung-field region of its side estimated from ``image`` (None for
+    pathologies that are not clipped), and a note for the provenance."""
+    from napari_xray_synth.core.lung_field import estimate_lung_fields
+    from napari_xray_synth.core.simulate.pathology import REGION_PATHOLOGIES
+
+    if not any(c.pathology in REGION_PATHOLOGIES for c in conds):
+        return [None] * len(conds), "not needed"
+    fields = estimate_lung_fields(image)
+    cache: dict[str, np.ndarray] = {}
+    out: list[np.ndarray | None] = []
+    for c in conds:
+        if c.pathology not in REGION_PATHOLOGIES:
+            out.append(None)
+            continue
+        side = c.patient_side(image.shape)
+        if side not in cache:
+            cache[side] = fields.lesion_region(side, px)
+        out.append(cache[side])
+    return out, f"lung field estimated from the image ({fields.method})"
+
+
+def _check_not_clipped_away(
+    conds: Sequence[Condition],
+    shape: tuple[int, int],
+    px: float,
+    regions: Sequence[np.ndarray | None],
+) -> None:
+    for c, region in zip(conds, regions, strict=True):
+        if region is None:
+            continue
+        box = condition_box(c, shape, px)
+        local = label_mask([local_condition(c, box, shape)], box.shape, px, [region[box.slices]])
+        if not local.any():
+            r, col = c.center
+            raise InputError(
+                f"the {c.pathology} at row {r:.0f}, column {col:.0f} lies outside the lung "
+                "field, so nothing would be drawn; put it inside the lung (or switch lung "
+                "clipping off)"
+            )
+
+
 class _Engine:
     """Everything shared by the variants of one call: spacing, contrast, the loaded model."""
 
@@ -106,16 +154,27 @@ class _Engine:
         method: str,
         model: str,
         device: str,
-        regions: Sequence[np.ndarray | None] | None,
+        regions: Regions,
     ) -> None:
         self.rg, self.conds, self.method = rg, conds, method
         self.assumed = rg.spacing is None
         self.px = DEFAULT_SPACING_MM if rg.spacing is None else spacing_scalar(rg.spacing)
+        self.region_note: str | None = None
+        if isinstance(regions, str):
+            if regions != "lung":
+                raise InputError(
+                    f"regions must be 'lung', a list of masks or None, not {regions!r}"
+                )
+            regions, self.region_note = lung_regions(rg.image, conds, self.px)
+        elif regions is not None:
+            self.region_note = "given"
         self.regions = regions
         if regions is not None and len(regions) != len(conds):
             raise InputError(f"{len(regions)} regions for {len(conds)} conditions")
         self.scale = contrast_scale(rg.image)
         self.mask = label_mask_local(conds, rg.shape, self.px, regions)
+        if regions is not None:
+            _check_not_clipped_away(conds, rg.shape, self.px, regions)
         self.gan: Any = None
         if method == "gan":
             from napari_xray_synth.core.synth_gan import GanEngine, make_window
@@ -162,6 +221,8 @@ class _Engine:
         }
         if self.assumed:
             params["spacing_assumed_mm"] = DEFAULT_SPACING_MM
+        if self.region_note:
+            params["lesion_region"] = self.region_note
         if self.gan is not None:
             params.update(self.gan.parameters())
             model_id, sha = self.gan.model_id, self.gan.sha256
@@ -182,7 +243,7 @@ def synthesize(
     device: str = "auto",
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
-    regions: Sequence[np.ndarray | None] | None = None,
+    regions: Regions = None,
 ) -> list[Variant]:
     """Make ``n_variants`` variants of ``radiograph`` with ``conditions`` put in.
 
@@ -205,9 +266,11 @@ def synthesize(
         "auto", "cpu", "cuda" or "mps" (for "gan").
     progress, cancel
         The core's progress callback and cancel token.
-    regions : sequence of (ndarray or None), optional
+    regions : "lung", sequence of (ndarray or None), or None
         Per condition, where it may be (a lung field): clips effusion, pneumothorax and
-        consolidation as the simulator does.
+        consolidation as the simulator does. "lung": the lung field estimated from the image
+        (:meth:`LungFields.lesion_region`, for films with no anatomy of their own; the
+        provenance says so). None: no clipping.
 
     Returns
     -------
@@ -251,7 +314,7 @@ def synthesize_one(
     device: str = "auto",
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
-    regions: Sequence[np.ndarray | None] | None = None,
+    regions: Regions = None,
     n_variants: int | None = None,
 ) -> Variant:
     """Regenerate variant ``variant_index`` of a batch alone: identical to the batch's one.
@@ -276,7 +339,7 @@ def _run(
     device: str,
     progress: ProgressFn | None,
     cancel: CancelToken | None,
-    regions: Sequence[np.ndarray | None] | None,
+    regions: Regions,
 ) -> list[Variant]:
     seed = _check_count(seed, "the seed")
     rg, conds = _check_inputs(radiograph, conditions, method)

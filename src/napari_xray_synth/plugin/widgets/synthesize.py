@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 from qtpy.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -63,6 +64,7 @@ class _Batch:
     n_variants: int
     layer_names: list[str]
     labels_name: str
+    regions: str | None = None
 
 
 def variant_metadata(v: Variant, index: int) -> dict[str, Any]:
@@ -109,6 +111,12 @@ class SynthesizeWidget(QWidget):
         self.seed.setRange(0, 2**31 - 1)
         self.method = QComboBox()
         self.method.addItems(["gan", "physics"])
+        self.lung_clip = QCheckBox("clip to lung field")
+        self.lung_clip.setChecked(True)
+        self.lung_clip.setToolTip(
+            "Effusion, pneumothorax and consolidation stay inside the lung field estimated "
+            "from the image (a heuristic; the provenance records it)"
+        )
         self.run_btn = QPushButton("Synthesize")
         self.cancel_btn = QPushButton("Cancel")
         self.regen_index = QSpinBox()
@@ -127,6 +135,7 @@ class SynthesizeWidget(QWidget):
         form.addRow("variants", self.n_variants)
         form.addRow("seed", self.seed)
         form.addRow("method", self.method)
+        form.addRow("", self.lung_clip)
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_btn)
         buttons.addWidget(self.cancel_btn)
@@ -220,6 +229,9 @@ class SynthesizeWidget(QWidget):
         rg = radiograph_from_layer(image)
         return image, rg, self.conditions(image, rg.shape)
 
+    def _regions(self) -> str | None:
+        return "lung" if self.lung_clip.isChecked() else None
+
     # ------------------------------------------------------------------ run
     def run(self) -> None:
         """Check the inputs, then synthesize in the TaskRunner; layers come in ``_show``."""
@@ -239,6 +251,7 @@ class SynthesizeWidget(QWidget):
             n,
             self.seed.value(),
             self.method.currentText(),
+            regions=self._regions(),
             on_result=self._show,
             desc="synthesize",
         )
@@ -268,7 +281,7 @@ class SynthesizeWidget(QWidget):
         if labels_name in self.viewer.layers:
             self.viewer.layers.remove(labels_name)
         self.viewer.add_labels(data, **kwargs)
-        self.batch = _Batch(rg, conds, n, names, labels_name)
+        self.batch = _Batch(rg, conds, n, names, labels_name, self._regions())
         self.regen_index.setMaximum(max(n - 1, 0))
 
     def regenerate(self) -> None:
@@ -293,6 +306,7 @@ class SynthesizeWidget(QWidget):
             self.seed.value(),
             self.method.currentText(),
             n_variants=b.n_variants,
+            regions=b.regions,
             on_result=lambda v: self._replace(k, v),
             desc=f"regenerate variant {k}",
         )

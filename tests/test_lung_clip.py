@@ -1,0 +1,83 @@
+"""Lung-filling lesions on films without anatomy of their own: clipped to an estimated lung."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from napari_xray_synth.cli import main
+from napari_xray_synth.core.conditions import Condition, label_mask
+from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.lung_field import estimate_lung_fields
+from napari_xray_synth.core.radiograph import Radiograph
+from napari_xray_synth.core.simulate import simulate_chest
+from napari_xray_synth.core.synthesize import synthesize
+
+
+@pytest.fixture(scope="module")
+def sim():
+    case = simulate_chest(11, 256, conditions=None)
+    rg = case.healthy
+    return Radiograph(np.asarray(rg.image, np.float32), (case.spacing, case.spacing), "sim"), case
+
+
+def _right_lung_point(case):
+    rows, cols = np.nonzero(np.asarray(case.lung_sides) == 1)
+    return float(np.median(rows)), float(np.median(cols))
+
+
+def test_lesion_region_holds_the_lung_and_reaches_below_it(sim):
+    rg, _ = sim
+    fields = estimate_lung_fields(rg.image)
+    region = fields.lesion_region("right", rg.spacing[0])
+    lung = fields.right
+    assert region.shape == lung.shape
+    assert (region & lung).sum() >= 0.98 * lung.sum()
+    # about 30 mm below the lung's lowest row (the recess behind the dome), not the whole image
+    below = np.nonzero(region)[0].max() - np.nonzero(lung)[0].max()
+    assert 20 / rg.spacing[0] <= below <= 40 / rg.spacing[0]
+    assert region.mean() < 0.5
+
+
+def test_lung_clipping_keeps_a_pneumothorax_inside_the_estimated_field(sim):
+    rg, case = sim
+    cond = Condition("pneumothorax", _right_lung_point(case), 30.0, 0.9, side="right")
+    (clipped,) = synthesize(rg, [cond], 1, seed=0, method="physics", regions="lung")
+    (free,) = synthesize(rg, [cond], 1, seed=0, method="physics")
+    region = estimate_lung_fields(rg.image).lesion_region("right", rg.spacing[0])
+    assert clipped.mask.any()
+    assert not (clipped.mask > 0)[~region].any()
+    assert (free.mask > 0)[~region].any()  # unclipped, it crosses the field's border
+    step = clipped.radiograph.provenance[-1].parameters
+    assert step["lesion_region"].startswith("lung field estimated from the image")
+    assert "lesion_region" not in free.radiograph.provenance[-1].parameters
+
+
+def test_a_lesion_clipped_away_entirely_is_refused(sim):
+    rg, _ = sim
+    cond = Condition("effusion", (30.0, 4.0), 20.0, 0.9, side="right")  # in the air, top left
+    assert label_mask([cond], rg.shape, rg.spacing[0]).any()  # unclipped it would be drawn
+    with pytest.raises(InputError, match="outside the lung field"):
+        synthesize(rg, [cond], 1, seed=0, method="physics", regions="lung")
+    with pytest.raises(InputError, match="regions must be"):
+        synthesize(rg, [cond], 1, seed=0, method="physics", regions="lungs")
+
+
+def test_cli_clips_by_default_and_says_which_lesion_was_clipped_away(sim, tmp_path, capsys):
+    rg, case = sim
+    png = tmp_path / "chest.png"
+    Image.fromarray((rg.image * 255).astype(np.uint8)).save(png)
+    r, c = _right_lung_point(case)
+    common = ["--pathology", "pneumothorax", "--size-mm", "30", "--method", "physics"]
+    common += ["--spacing", str(rg.spacing[0]), "--variants", "1", "--at", f"{r:.0f},{c:.0f}"]
+    assert main(["synth", str(png), str(tmp_path / "a"), *common]) == 0
+    assert main(["synth", str(png), str(tmp_path / "b"), *common, "--no-lung-clip"]) == 0
+    ma = np.asarray(Image.open(next((tmp_path / "a").glob("*_mask.tif"))))
+    mb = np.asarray(Image.open(next((tmp_path / "b").glob("*_mask.tif"))))
+    assert 0 < (ma > 0).sum() < (mb > 0).sum()
+    capsys.readouterr()
+    bad = ["--pathology", "effusion", "--size-mm", "20", "--method", "physics", "--at", "30,4"]
+    rc = main(["synth", str(png), str(tmp_path / "c"), *bad, "--spacing", "1.7"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1
+    assert str(png) in err[0] and "outside the lung field" in err[0]
+    assert not (tmp_path / "c").exists()
