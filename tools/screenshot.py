@@ -46,7 +46,7 @@ def main() -> None:
     p = args.pathology
     margin = "lobulated" if p in ("nodule", "mass") else "smooth"
     cond = Condition(p, (row, col), args.size_mm, 0.9, margin=margin)
-    (var,) = synthesize(rg, [cond], n_variants=1, seed=3, method="gan")
+    (var,) = synthesize(rg, [cond], n_variants=1, seed=3, method="gan", regions="lung")
     data, kw, _ = image_layer_tuple(var.radiograph, f"{source.name} {p} v0")
     viewer.add_image(data, **kw)
     data, kw, _ = labels_layer_tuple(var.mask, f"{source.name} {p} mask", rg.spacing)
