@@ -92,3 +92,18 @@ def test_bad_configurations():
         GanTrainer(GanConfig(**{**TINY, "mode": "unpaired"}), unpaired, None, "cpu")
     with pytest.raises(InputError, match="checkpoint"):
         GanTrainer(GanConfig(**TINY), ws, None, "cpu").load_checkpoint("/nonexistent/ck")
+    with pytest.raises(InputError, match="d-steps"):
+        GanTrainer(GanConfig(**{**TINY, "d_steps": 0}), ws, None, "cpu")
+
+
+def test_d_steps_updates_the_discriminator_that_often_per_generator_step():
+    ws = _pairs(4)
+    tr = GanTrainer(GanConfig(**{**TINY, "d_steps": 3, "r1": 0.1}), ws, None, "cpu")
+    seen = []
+    update = tr._d_update
+    tr._d_update = lambda b: seen.append(b["x"].shape) or update(b)  # type: ignore[method-assign]
+    g_before = [p.detach().clone() for p in tr.G.parameters()]
+    logs = tr.train_step()
+    assert len(seen) == 3 and tr.step == 1
+    assert np.isfinite(logs["d"]) and np.isfinite(logs["r1"])
+    assert any(not bool((a == p).all()) for a, p in zip(g_before, tr.G.parameters(), strict=True))

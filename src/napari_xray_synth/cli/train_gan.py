@@ -64,6 +64,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="stop after this much training time and save (0: run all steps)",
     )
     p.add_argument("--d-scales", type=int, default=1, help="discriminator scales")
+    p.add_argument(
+        "--d-steps",
+        type=int,
+        default=1,
+        help="discriminator updates per generator update (default: %(default)s)",
+    )
     p.add_argument("--cases", type=int, default=600, help="sim: simulated chests")
     p.add_argument(
         "--sim-seed",
@@ -135,6 +141,8 @@ def _command(args: argparse.Namespace, mode: str) -> str:
         args.d_base,
         "--d-scales",
         args.d_scales,
+        "--d-steps",
+        args.d_steps,
     ]
     if args.max_minutes:
         parts += ["--max-minutes", args.max_minutes]
@@ -186,6 +194,7 @@ def run(args: argparse.Namespace) -> int:
         g_depth=args.depth,
         d_base=args.d_base,
         d_scales=args.d_scales,
+        d_steps=args.d_steps,
         max_minutes=args.max_minutes,
         sample_every=args.checkpoint_every,
         checkpoint_every=args.checkpoint_every,

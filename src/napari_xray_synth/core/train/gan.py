@@ -66,6 +66,7 @@ class GanConfig:
     d_base: int = 32
     d_layers: int = 3
     d_scales: int = 1
+    d_steps: int = 1  # discriminator updates per generator update
     sample_every: int = 200
     checkpoint_every: int = 200
     max_minutes: float = 0.0  # stop early after this much training time (0: no limit)
@@ -120,6 +121,8 @@ class GanTrainer:
             raise InputError("unpaired mode needs a real set and the adversarial loss")
         if cfg.steps < 1 or cfg.batch < 1:
             raise InputError("steps and batch must be 1 or more")
+        if cfg.d_steps < 1 or cfg.d_scales < 1:
+            raise InputError("--d-steps and --d-scales must be 1 or more")
         self.cfg, self.data, self.real = cfg, data, real
         # under torchrun every rank builds the same networks (same seed) and averages its
         # gradients with the others after each backward pass (see _sync)
@@ -158,6 +161,34 @@ class GanTrainer:
     def _fake(self, b: dict[str, torch.Tensor], z: torch.Tensor) -> torch.Tensor:
         return b["x"] + b["feather"] * self.G(b["x"], b["maps"], z)
 
+    def _d_update(self, b: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One discriminator update on batch ``b``; returns its losses."""
+        cfg = self.cfg
+        bce = nn.functional.binary_cross_entropy_with_logits
+        real_b = b if cfg.mode == "paired" else self._batch(self.real)  # type: ignore[arg-type]
+        real_img = (real_b["y"] if cfg.mode == "paired" else real_b["x"]).clone()
+        real_img.requires_grad_(cfg.r1 > 0)
+        with torch.no_grad(), autocast(self.device):
+            fake = self._fake(b, self._noise(b["x"]))
+        with autocast(self.device):
+            d_real = self.D(real_img, real_b["maps"])
+            d_fake = self.D(fake.float(), b["maps"])
+            loss_d = sum(
+                bce(r, torch.full_like(r, cfg.label_smoothing)) + bce(f, torch.zeros_like(f))
+                for r, f in zip(d_real, d_fake, strict=True)
+            ) / len(d_real)
+        r1 = torch.zeros((), device=self.device)
+        if cfg.r1 > 0:
+            (grad,) = torch.autograd.grad(
+                sum(r.float().sum() for r in d_real), real_img, create_graph=True
+            )
+            r1 = grad.pow(2).flatten(1).sum(1).mean() * (cfg.r1 / 2)
+        self.opt_d.zero_grad(set_to_none=True)  # type: ignore[union-attr]
+        self.scaler.scale(loss_d + r1).backward()
+        self._sync(self.D)
+        self.scaler.step(self.opt_d)  # type: ignore[arg-type]
+        return {"d": float(loss_d.detach()), "r1": float(r1.detach())}
+
     def train_step(self) -> dict[str, float]:
         """One discriminator and one generator update; returns the losses."""
         cfg = self.cfg
@@ -165,29 +196,12 @@ class GanTrainer:
         bce = nn.functional.binary_cross_entropy_with_logits
         logs: dict[str, float] = {}
         if self.D is not None:
-            real_b = b if cfg.mode == "paired" else self._batch(self.real)  # type: ignore[arg-type]
-            real_img = (real_b["y"] if cfg.mode == "paired" else real_b["x"]).clone()
-            real_img.requires_grad_(cfg.r1 > 0)
-            with torch.no_grad(), autocast(self.device):
-                fake = self._fake(b, self._noise(b["x"]))
-            with autocast(self.device):
-                d_real = self.D(real_img, real_b["maps"])
-                d_fake = self.D(fake.float(), b["maps"])
-                loss_d = sum(
-                    bce(r, torch.full_like(r, cfg.label_smoothing)) + bce(f, torch.zeros_like(f))
-                    for r, f in zip(d_real, d_fake, strict=True)
-                ) / len(d_real)
-            r1 = torch.zeros((), device=self.device)
-            if cfg.r1 > 0:
-                (grad,) = torch.autograd.grad(
-                    sum(r.float().sum() for r in d_real), real_img, create_graph=True
-                )
-                r1 = grad.pow(2).flatten(1).sum(1).mean() * (cfg.r1 / 2)
-            self.opt_d.zero_grad(set_to_none=True)  # type: ignore[union-attr]
-            self.scaler.scale(loss_d + r1).backward()
-            self._sync(self.D)
-            self.scaler.step(self.opt_d)  # type: ignore[arg-type]
-            logs.update(d=float(loss_d.detach()), r1=float(r1.detach()))
+            n_d = max(cfg.d_steps, 1)
+            for k in range(n_d):
+                # the first update sees the generator's batch, the others fresh ones
+                logs.update(self._d_update(b if k == 0 else self._batch(self.data)))
+                if k < n_d - 1:
+                    self.scaler.update()  # one step per optimizer between scaler updates
 
         z = self._noise(b["x"])
         with autocast(self.device):
