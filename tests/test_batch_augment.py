@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import errno
 import hashlib
+import json
 import os
 import signal
 import subprocess
@@ -141,6 +142,15 @@ def test_same_output_with_1_and_2_workers_and_failures(tmp_path):
     # resuming needs the same settings (refused before any work); K may grow
     with pytest.raises(InputError, match=r"seed 7 \(now 8\)"):
         run_augment(inp, tmp_path / "w1", config(seed=8), workers=1)
+    # ... and lesions clipped the same way: a folder from before the lesion region is refused
+    settings = tmp_path / "w1" / "augment.json"
+    saved = settings.read_text()
+    old = json.loads(saved)
+    del old["lesion_region"]
+    settings.write_text(json.dumps(old))
+    with pytest.raises(InputError, match="lesion_region None"):
+        run_augment(inp, tmp_path / "w1", config(), workers=1)
+    settings.write_text(saved)
     more = run_augment(inp, tmp_path / "w1", config(per_image=3), workers=1)
     assert more.already_done == 6 and more.written == 3
     grown = digest(tmp_path / "w1")

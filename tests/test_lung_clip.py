@@ -7,7 +7,7 @@ from PIL import Image
 from napari_xray_synth.cli import main
 from napari_xray_synth.core.conditions import Condition, label_mask
 from napari_xray_synth.core.errors import InputError
-from napari_xray_synth.core.lung_field import estimate_lung_fields
+from napari_xray_synth.core.lung_field import LungFields, estimate_lung_fields
 from napari_xray_synth.core.radiograph import Radiograph
 from napari_xray_synth.core.simulate import simulate_chest
 from napari_xray_synth.core.synthesize import synthesize
@@ -81,3 +81,30 @@ def test_cli_clips_by_default_and_says_which_lesion_was_clipped_away(sim, tmp_pa
     assert rc == 2 and len(err) == 1
     assert str(png) in err[0] and "outside the lung field" in err[0]
     assert not (tmp_path / "c").exists()
+
+
+def test_the_side_comes_from_the_lung_not_the_image_centre(sim):
+    # a patient off centre: the patient's right lung reaches past the image's centre column;
+    # a click there is the right lung (not "left" by the centre), and is drawn inside it
+    rg, _ = sim
+    right = np.zeros(rg.shape, bool)
+    right[60:200, 90:170] = True
+    left = np.zeros(rg.shape, bool)
+    left[60:200, 185:245] = True
+    fields = LungFields(right=right, left=left, method="test")
+    cond = Condition("consolidation", (130.0, 150.0), 25.0, 0.9)
+    assert cond.patient_side(rg.shape) == "left"  # what the image's centre would say
+    (v,) = synthesize(rg, [cond], 1, seed=0, method="physics", regions=fields)
+    assert v.conditions[0].side == "right"
+    region = fields.lesion_region("right", rg.spacing[0])
+    assert v.mask.any() and not (v.mask > 0)[~region].any()
+    assert v.radiograph.provenance[-1].parameters["lesion_region"].endswith("(test)")
+
+
+def test_regions_that_are_all_none_are_not_recorded_as_given(sim):
+    rg, case = sim
+    cond = Condition("nodule", _right_lung_point(case), 10.0, 0.9)
+    (v,) = synthesize(rg, [cond], 1, seed=0, method="physics", regions=[None])
+    assert "lesion_region" not in v.radiograph.provenance[-1].parameters
+    (v,) = synthesize(rg, [cond], 1, seed=0, method="physics", regions="lung")
+    assert "lesion_region" not in v.radiograph.provenance[-1].parameters  # nodules: not clipped

@@ -152,8 +152,9 @@ def test_init_from_starts_at_the_given_weights_at_another_input_size(tmp_path):
     assert b.size == 48
     for k, v in b.state_dict().items():
         np.testing.assert_allclose(v.numpy(), start[k].numpy(), atol=1e-6, err_msg=k)
-    assert str(tmp_path / "a.safetensors") in card["initialised_from"]
-    assert "sha256" in card["initialised_from"]
+    assert card["initialised_from"].startswith(str(tmp_path / "a"))
+    sha = load_model(tmp_path / "a").sha256
+    assert card["initialised_from"].endswith(f"(sha256 {sha})")
     # without it, the same run starts from random weights
     tc.train_classifier(tmp_path / "c", cfg, sampler=stand_in_sampler, device="cpu")
     c = load_model(tmp_path / "c").module.state_dict()
@@ -162,7 +163,7 @@ def test_init_from_starts_at_the_given_weights_at_another_input_size(tmp_path):
 
 def test_init_from_a_model_of_another_shape_is_refused(tmp_path):
     tc.train_classifier(tmp_path / "a", tiny(steps=2), sampler=stand_in_sampler, device="cpu")
-    with pytest.raises(InputError, match="configuration"):
+    with pytest.raises(InputError, match="width=8 \\(this run 4\\)"):
         tc.train_classifier(
             tmp_path / "b",
             tiny(steps=2, width=4),
@@ -170,7 +171,20 @@ def test_init_from_a_model_of_another_shape_is_refused(tmp_path):
             device="cpu",
             init_from=tmp_path / "a",
         )
-    with pytest.raises(InputError, match="no classifier weights"):
+    with pytest.raises(InputError, match="cannot start from it"):
         tc.train_classifier(
-            tmp_path / "c", tiny(), sampler=stand_in_sampler, init_from=tmp_path / "nothing"
+            tmp_path / "c",
+            tiny(),
+            sampler=stand_in_sampler,
+            device="cpu",
+            init_from=tmp_path / "nothing",
         )
+
+
+def test_the_init_source_stays_on_the_card_after_a_resume(tmp_path):
+    tc.train_classifier(tmp_path / "a", tiny(steps=2), sampler=stand_in_sampler, device="cpu")
+    kw = dict(sampler=stand_in_sampler, device="cpu", init_from=tmp_path / "a")
+    tc.train_classifier(tmp_path / "b", tiny(steps=2), **kw)
+    card = tc.train_classifier(tmp_path / "b", tiny(steps=4), resume=True, **kw)
+    assert card["initialised_from"].startswith(str(tmp_path / "a"))
+    assert card["steps"] == 4

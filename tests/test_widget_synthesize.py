@@ -128,3 +128,24 @@ def test_lung_clipping_is_on_by_default_and_can_be_switched_off(widget):
     meta = viewer.layers["sim pneumothorax v0"].metadata[META_KEY]
     assert "lesion_region" not in meta["provenance"][-1]["parameters"]
     assert int((viewer.layers["sim pneumothorax mask"].data > 0).sum()) > clipped
+
+
+@pytest.mark.qt
+def test_regenerate_uses_the_clipping_of_its_batch(widget):
+    from napari_xray_synth.core.simulate import simulate_chest
+
+    viewer, w = widget
+    case = simulate_chest(11, 256, conditions=None)
+    data, kwargs, _ = image_layer_tuple(case.healthy, "sim")
+    viewer.add_image(data, **kwargs)
+    rows, cols = np.nonzero(np.asarray(case.lung_sides) == 1)
+    w.add_points_layer().add([[float(np.median(rows)), float(np.median(cols))]])
+    w.pathology.setCurrentText("pneumothorax")
+    w.size_mm.setValue(30.0)
+    w.run()  # clipped
+    w.lung_clip.setChecked(False)  # switched off after the batch was made
+    w.regen_index.setValue(1)
+    w.regenerate()
+    assert not w.errors
+    meta = viewer.layers["sim pneumothorax v1"].metadata[META_KEY]
+    assert "lung field" in meta["provenance"][-1]["parameters"]["lesion_region"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.errors import InputError, PlacementError
 
 
 def _point(text: str) -> tuple[float, float]:
@@ -121,8 +121,8 @@ def run(args: argparse.Namespace) -> int:
                 progress=prog,
                 regions="lung" if args.lung_clip else None,
             )
-        except InputError as exc:
-            raise InputError(exc.reason, src) from exc
+        except PlacementError as exc:
+            raise PlacementError(exc.reason, src) from exc
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     rows = []

@@ -47,7 +47,7 @@ from napari_xray_synth.core.export.dataset import ExportItem, safe_name, write_i
 from napari_xray_synth.core.export.deidentify import UidMap
 from napari_xray_synth.core.export.dicom import read_source_header
 from napari_xray_synth.core.export.manifest import write_manifest
-from napari_xray_synth.core.lung_field import estimate_lung_fields
+from napari_xray_synth.core.lung_field import LESION_REGION_RULE, estimate_lung_fields
 from napari_xray_synth.core.placement import place_condition
 from napari_xray_synth.core.progress import (
     Cancelled,
@@ -56,7 +56,6 @@ from napari_xray_synth.core.progress import (
     check_cancel,
     report,
 )
-from napari_xray_synth.core.simulate.pathology import REGION_PATHOLOGIES
 
 DEFAULT_READER = "napari_xray_synth.core.io:read_radiograph"
 DEFAULT_SYNTHESIZER = "napari_xray_synth.core.synthesize:synthesize"
@@ -362,19 +361,12 @@ def process_source(
     header = read_source_header(rg) if config.fmt == "dcm" else None
     uid_map = UidMap(uid_secret)
     px = float(np.mean(rg.spacing))
-    regions: dict[str, np.ndarray] = {}
     result.seconds_read = time.perf_counter() - t0
     for it in todo:
         t1, c1 = time.perf_counter(), time.process_time()
         rng = np.random.default_rng(it.seed)
         try:
             cond = place_condition(rng, it.pathology, fields, px)
-            region = None
-            if cond.pathology in REGION_PATHOLOGIES:
-                side = cond.patient_side(rg.shape)
-                if side not in regions:
-                    regions[side] = fields.lesion_region(side, px)
-                region = regions[side]
             variant = synth(
                 rg,
                 [cond],
@@ -383,7 +375,7 @@ def process_source(
                 method=config.method,
                 model=config.model,
                 device=config.device,
-                regions=[region],
+                regions=fields,  # clipped to fields.lesion_region, as in napari and synth
             )[0]
         except InputError as exc:
             result.failures.append({"source": src.key, "item": it.item_id, "reason": str(exc)})
@@ -471,12 +463,13 @@ def _check_settings(out_dir: Path, config: AugmentConfig) -> None:
     path = out_dir / SETTINGS
     mine = {k: v for k, v in asdict(config).items() if k in FIXED_SETTINGS}
     mine["pathologies"] = list(mine["pathologies"])
+    mine["lesion_region"] = LESION_REGION_RULE  # how lesions are clipped: items must agree
     if path.is_file():
         try:
             theirs = json.loads(path.read_text(encoding="utf-8"))
         except (OSError, json.JSONDecodeError) as exc:
             raise InputError(f"unreadable {SETTINGS} ({exc})", out_dir) from exc
-        diff = [k for k in FIXED_SETTINGS if theirs.get(k) != mine[k]]
+        diff = [k for k in mine if theirs.get(k) != mine[k]]
         if diff:
             what = ", ".join(f"{k} {theirs.get(k)!r} (now {mine[k]!r})" for k in diff)
             raise InputError(

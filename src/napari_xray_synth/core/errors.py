@@ -28,3 +28,7 @@ class InputError(XraySynthError, ValueError):
 
 class ModelError(XraySynthError, RuntimeError):
     """A model's weights are missing or do not match their card."""
+
+
+class PlacementError(InputError):
+    """A lesion that cannot go where it was put (e.g. outside the lung it must fill)."""

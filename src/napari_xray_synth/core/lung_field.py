@@ -38,6 +38,10 @@ MIN_FRACTION = 0.02
 #: :meth:`LungFields.lesion_region`: how far below the lung's hull (mm), and how much around it.
 REGION_DOWN_MM = 30.0
 REGION_GROW_MM = 5.0
+#: The rule in words (recorded by ``augment``, whose resumed items must be made the same way).
+LESION_REGION_RULE = (
+    f"lung field hull, {REGION_DOWN_MM:g} mm down, {REGION_GROW_MM:g} mm out (lesion_region v1)"
+)
 
 
 @dataclass(frozen=True)

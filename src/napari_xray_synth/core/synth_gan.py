@@ -161,18 +161,22 @@ def guided_upsample(
     src_low: np.ndarray,
     guide_high: np.ndarray,
     radius: int = GUIDED_RADIUS,
-    eps: float = 1e-4,
+    eps: float | None = None,
     a_range: tuple[float, float] = (-1.0, 0.0),
 ) -> np.ndarray:
     """Upsample ``src_low`` to ``guide_high``'s grid with a fast guided filter.
 
     ``src`` is modelled in each ``(2 radius + 1)``-pixel box of the coarse grid as
-    ``a * guide + b`` (least squares, ``eps`` keeps ``a`` small where the guide is flat, ``a``
-    clipped to ``a_range``); ``a`` and ``b`` are averaged, upsampled bilinearly and applied to
-    the full-resolution guide.
+    ``a * guide + b`` (least squares, ``eps`` keeps ``a`` small where the guide is flat; by
+    default :data:`GUIDED_EPS` of the guide's range, squared; ``a`` clipped to ``a_range``);
+    ``a`` and ``b`` are averaged, upsampled bilinearly and applied to the full-resolution guide.
     """
+    if guide_high.shape[0] != guide_high.shape[1]:
+        raise ValueError("the guide must be square (a GAN window)")
     g = guide_low.astype(np.float64)
     p = src_low.astype(np.float64)
+    if eps is None:  # GUIDED_EPS of the window's own contrast range
+        eps = (GUIDED_EPS * float(np.ptp(guide_high))) ** 2 + 1e-12
     mg, mp = _box(g, radius), _box(p, radius)
     var = _box(g * g, radius) - mg * mg
     a = (_box(g * p, radius) - mg * mp) / (np.maximum(var, 0.0) + eps)

@@ -12,6 +12,7 @@ follows the lesions, not the image size.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -19,10 +20,12 @@ from typing import Any
 import numpy as np
 
 from napari_xray_synth.core.conditions import Condition, label_mask
-from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.errors import InputError, PlacementError
+from napari_xray_synth.core.lung_field import LungFields, estimate_lung_fields
 from napari_xray_synth.core.models import TRAIN_HINTS
 from napari_xray_synth.core.progress import CancelToken, ProgressFn, check_cancel, report
 from napari_xray_synth.core.radiograph import Provenance, Radiograph
+from napari_xray_synth.core.simulate.pathology import REGION_PATHOLOGIES
 from napari_xray_synth.core.synth_physics import add_lesion, contrast_scale
 from napari_xray_synth.core.synth_window import (
     condition_box,
@@ -97,31 +100,52 @@ def _check_count(n: Any, name: str) -> int:
 
 
 #: What ``synthesize`` takes as ``regions``.
-Regions = Sequence[np.ndarray | None] | str | None
+Regions = Sequence[np.ndarray | None] | str | LungFields | None
+
+
+def _side_by_lung(fields: LungFields, center: tuple[float, float]) -> str:
+    """The patient's side whose lung field holds ``center``, or the nearer one."""
+    shape = fields.right.shape
+    r, c = (min(max(round(v), 0), n - 1) for v, n in zip(center, shape, strict=True))
+    for side in ("right", "left"):
+        if fields.side(side)[r, c]:
+            return side
+    step = max(1, max(shape) // 256)
+    best, pick = np.inf, "right"
+    for side in ("right", "left"):
+        pts = np.argwhere(fields.side(side)[::step, ::step]) * step
+        if len(pts):
+            d = float(np.min((pts[:, 0] - center[0]) ** 2 + (pts[:, 1] - center[1]) ** 2))
+            if d < best:
+                best, pick = d, side
+    return pick
 
 
 def lung_regions(
-    image: np.ndarray, conds: Sequence[Condition], px: float
-) -> tuple[list[np.ndarray | None], str]:
-    """Per condition, the lung-field region of its side estimated from ``image`` (None for
-    pathologies that are not clipped), and a note for the provenance."""
-    from napari_xray_synth.core.lung_field import estimate_lung_fields
+    fields: LungFields, conds: Sequence[Condition], px: float
+) -> tuple[list[np.ndarray | None], tuple[Condition, ...]]:
+    """Per condition, the lesion region of its lung (:meth:`LungFields.lesion_region`), None for
+    pathologies that are not clipped; and the conditions with their side fixed.
+
+    A condition without a side gets the side of the lung field that holds its centre (or the
+    nearer one), not the side of the image's centre column: the patient need not be centred.
+    """
     from napari_xray_synth.core.simulate.pathology import REGION_PATHOLOGIES
 
-    if not any(c.pathology in REGION_PATHOLOGIES for c in conds):
-        return [None] * len(conds), "not needed"
-    fields = estimate_lung_fields(image)
     cache: dict[str, np.ndarray] = {}
-    out: list[np.ndarray | None] = []
+    regions: list[np.ndarray | None] = []
+    out: list[Condition] = []
     for c in conds:
         if c.pathology not in REGION_PATHOLOGIES:
-            out.append(None)
+            regions.append(None)
+            out.append(c)
             continue
-        side = c.patient_side(image.shape)
+        side = c.side or _side_by_lung(fields, c.center)
         if side not in cache:
             cache[side] = fields.lesion_region(side, px)
-        out.append(cache[side])
-    return out, f"lung field estimated from the image ({fields.method})"
+        regions.append(cache[side])
+        out.append(c if c.side == side else dataclasses.replace(c, side=side))
+    return regions, tuple(out)
 
 
 def _check_not_clipped_away(
@@ -137,7 +161,7 @@ def _check_not_clipped_away(
         local = label_mask([local_condition(c, box, shape)], box.shape, px, [region[box.slices]])
         if not local.any():
             r, col = c.center
-            raise InputError(
+            raise PlacementError(
                 f"the {c.pathology} at row {r:.0f}, column {col:.0f} lies outside the lung "
                 "field, so nothing would be drawn; put it inside the lung (or switch lung "
                 "clipping off)"
@@ -160,13 +184,18 @@ class _Engine:
         self.assumed = rg.spacing is None
         self.px = DEFAULT_SPACING_MM if rg.spacing is None else spacing_scalar(rg.spacing)
         self.region_note: str | None = None
-        if isinstance(regions, str):
-            if regions != "lung":
-                raise InputError(
-                    f"regions must be 'lung', a list of masks or None, not {regions!r}"
-                )
-            regions, self.region_note = lung_regions(rg.image, conds, self.px)
-        elif regions is not None:
+        if isinstance(regions, str) and regions != "lung":
+            raise InputError(f"regions must be 'lung', a list of masks or None, not {regions!r}")
+        if regions == "lung" or isinstance(regions, LungFields):
+            fields = regions if isinstance(regions, LungFields) else None
+            if any(c.pathology in REGION_PATHOLOGIES for c in conds):
+                fields = fields or estimate_lung_fields(rg.image)
+                regions, conds = lung_regions(fields, conds, self.px)
+                self.conds = conds
+                self.region_note = f"lung field estimated from the image ({fields.method})"
+            else:
+                regions = None
+        elif regions is not None and any(r is not None for r in regions):
             self.region_note = "given"
         self.regions = regions
         if regions is not None and len(regions) != len(conds):
@@ -266,11 +295,12 @@ def synthesize(
         "auto", "cpu", "cuda" or "mps" (for "gan").
     progress, cancel
         The core's progress callback and cancel token.
-    regions : "lung", sequence of (ndarray or None), or None
+    regions : "lung", LungFields, sequence of (ndarray or None), or None
         Per condition, where it may be (a lung field): clips effusion, pneumothorax and
-        consolidation as the simulator does. "lung": the lung field estimated from the image
-        (:meth:`LungFields.lesion_region`, for films with no anatomy of their own; the
-        provenance says so). None: no clipping.
+        consolidation as the simulator does. "lung": the lung fields estimated from the image;
+        a ``LungFields``: those (both through :meth:`LungFields.lesion_region`, for films with
+        no anatomy of their own; the provenance says so, and a condition without a side gets
+        the side of the lung it is in). None: no clipping.
 
     Returns
     -------

@@ -25,9 +25,9 @@ from safetensors.torch import load_file, save_file
 
 from napari_xray_synth.core.atomic import atomic_path
 from napari_xray_synth.core.conditions import PATHOLOGIES
-from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.errors import InputError, ModelError
 from napari_xray_synth.core.generative_metrics import auc
-from napari_xray_synth.core.models import TRAIN_HINTS, save_model, sha256_file
+from napari_xray_synth.core.models import TRAIN_HINTS, load_model, save_model
 from napari_xray_synth.core.nn.classifier import CLASSES, PathologyClassifier, labels_of
 from napari_xray_synth.core.plots import loss_curve
 from napari_xray_synth.core.progress import CancelToken, ProgressFn, check_cancel, report
@@ -254,18 +254,26 @@ def _load_checkpoint(
     return int(state["step"]), list(state["losses"]), state.get("train_seconds")
 
 
-def _init_weights(net: PathologyClassifier, source: str | Path) -> str:
-    """Load a saved classifier's weights into ``net``; returns a description for the card."""
-    src = Path(source)
-    stem = src.with_suffix("") if src.suffix in (".safetensors", ".json") else src
-    weights = stem.with_suffix(".safetensors")
-    if not weights.is_file():
-        raise InputError("no classifier weights to start from (needs .safetensors)", weights)
+def _init_weights(net: PathologyClassifier, cfg: ClassifierConfig, source: str | Path) -> str:
+    """Load a saved classifier (a name in the models folders or a path) into ``net``.
+
+    Returns a description for the card. The source's card must describe the same network up
+    to the input size (the network is fully convolutional).
+    """
     try:
-        net.load_state_dict(load_file(str(weights)))
-    except RuntimeError as exc:
-        raise InputError(f"does not fit this classifier's configuration ({exc})", weights) from exc
-    return f"{weights} (sha256 {sha256_file(weights)})"
+        loaded = load_model(source, device="cpu")
+    except ModelError as exc:
+        raise InputError(f"cannot start from it: {exc}", source) from exc
+    if loaded.card.get("architecture") != ARCHITECTURE:
+        raise InputError(f"is a {loaded.card.get('architecture')!r}, not a classifier", source)
+    theirs = loaded.card.get("config", {})
+    mine = cfg.net_config()
+    differ = [k for k in mine if k != "size" and theirs.get(k) != mine[k]]
+    if differ:
+        what = ", ".join(f"{k}={theirs.get(k)!r} (this run {mine[k]!r})" for k in differ)
+        raise InputError(f"was trained with {what}; use the same settings", source)
+    net.load_state_dict(loaded.module.state_dict())
+    return f"{source} (sha256 {loaded.sha256})"
 
 
 def train_classifier(
@@ -343,7 +351,7 @@ def _train(
     start, losses, before = 0, [], 0.0
     initialised = None
     if init_from is not None and not resume:
-        initialised = _init_weights(net, init_from)
+        initialised = _init_weights(net, cfg, init_from)
     if resume:
         if not (work / "checkpoint.json").is_file():
             raise InputError("no checkpoint to resume from", work)

@@ -243,7 +243,8 @@ class SynthesizeWidget(QWidget):
         except InputError as exc:
             notify_error(exc)
             return
-        self._pending = (image, rg, conds, n)
+        regions = self._regions()  # as it was when the run started (for regenerate too)
+        self._pending = (image, rg, conds, n, regions)
         self.runner.start(
             synthesize,
             rg,
@@ -251,13 +252,13 @@ class SynthesizeWidget(QWidget):
             n,
             self.seed.value(),
             self.method.currentText(),
-            regions=self._regions(),
+            regions=regions,
             on_result=self._show,
             desc="synthesize",
         )
 
     def _show(self, variants: list[Variant]) -> None:
-        image, rg, conds, n = self._pending
+        image, rg, conds, n, regions = self._pending
         scale = tuple(image.scale[-2:])
         pathology = conds[0].pathology
         names = []
@@ -281,7 +282,7 @@ class SynthesizeWidget(QWidget):
         if labels_name in self.viewer.layers:
             self.viewer.layers.remove(labels_name)
         self.viewer.add_labels(data, **kwargs)
-        self.batch = _Batch(rg, conds, n, names, labels_name, self._regions())
+        self.batch = _Batch(rg, conds, n, names, labels_name, regions)
         self.regen_index.setMaximum(max(n - 1, 0))
 
     def regenerate(self) -> None:
