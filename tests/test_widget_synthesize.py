@@ -104,19 +104,23 @@ def test_gan_method_records_the_model(widget):
     assert meta["model_sha256"] == read_card("generator")["sha256"]
 
 
-@pytest.mark.qt
-def test_lung_clipping_is_on_by_default_and_can_be_switched_off(widget):
+def _pneumothorax_in_a_simulated_chest(viewer, w):
+    """A simulated chest layer "sim", a point in its right lung, a 30 mm pneumothorax chosen."""
     from napari_xray_synth.core.simulate import simulate_chest
 
-    viewer, w = widget
     case = simulate_chest(11, 256, conditions=None)
     data, kwargs, _ = image_layer_tuple(case.healthy, "sim")
     viewer.add_image(data, **kwargs)
     rows, cols = np.nonzero(np.asarray(case.lung_sides) == 1)
-    points = w.add_points_layer()
-    points.add([[float(np.median(rows)), float(np.median(cols))]])
+    w.add_points_layer().add([[float(np.median(rows)), float(np.median(cols))]])
     w.pathology.setCurrentText("pneumothorax")
     w.size_mm.setValue(30.0)
+
+
+@pytest.mark.qt
+def test_lung_clipping_is_on_by_default_and_can_be_switched_off(widget):
+    viewer, w = widget
+    _pneumothorax_in_a_simulated_chest(viewer, w)
     assert w.lung_clip.isChecked()
     w.run()
     assert not w.errors
@@ -132,16 +136,8 @@ def test_lung_clipping_is_on_by_default_and_can_be_switched_off(widget):
 
 @pytest.mark.qt
 def test_regenerate_uses_the_clipping_of_its_batch(widget):
-    from napari_xray_synth.core.simulate import simulate_chest
-
     viewer, w = widget
-    case = simulate_chest(11, 256, conditions=None)
-    data, kwargs, _ = image_layer_tuple(case.healthy, "sim")
-    viewer.add_image(data, **kwargs)
-    rows, cols = np.nonzero(np.asarray(case.lung_sides) == 1)
-    w.add_points_layer().add([[float(np.median(rows)), float(np.median(cols))]])
-    w.pathology.setCurrentText("pneumothorax")
-    w.size_mm.setValue(30.0)
+    _pneumothorax_in_a_simulated_chest(viewer, w)
     w.run()  # clipped
     w.lung_clip.setChecked(False)  # switched off after the batch was made
     w.regen_index.setValue(1)
