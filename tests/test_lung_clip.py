@@ -36,6 +36,8 @@ def test_lesion_region_holds_the_lung_and_reaches_below_it(sim):
     below = np.nonzero(region)[0].max() - np.nonzero(lung)[0].max()
     assert 20 / rg.spacing[0] <= below <= 40 / rg.spacing[0]
     assert region.mean() < 0.5
+    # made once per film and side (augment asks for every item of a film)
+    assert fields.lesion_region("right", rg.spacing[0]) is region
 
 
 def test_lung_clipping_keeps_a_pneumothorax_inside_the_estimated_field(sim):

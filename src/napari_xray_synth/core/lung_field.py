@@ -26,7 +26,7 @@ where no clipping gave 0.25, 0.49, 0.91 and the raw threshold field 0.58 (but do
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from scipy import ndimage
@@ -52,6 +52,10 @@ class LungFields:
     right: np.ndarray
     left: np.ndarray
     method: str  # "threshold" or "template"
+    # lesion_region per (side, px): augment asks once per item, the answer is per film
+    _regions: dict[tuple[str, float], np.ndarray] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     def side(self, side: str) -> np.ndarray:
         """The mask of ``side`` ("right" or "left")."""
@@ -72,6 +76,12 @@ class LungFields:
         px : float
             Pixel size in mm.
         """
+        key = (side, float(px))
+        if key not in self._regions:
+            self._regions[key] = self._lesion_region(side, px)
+        return self._regions[key]
+
+    def _lesion_region(self, side: str, px: float) -> np.ndarray:
         lung = self.side(side)
         shape = lung.shape
         scale = min(1.0, 512 / max(shape))

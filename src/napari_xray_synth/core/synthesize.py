@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_xray_synth.core.conditions import Condition, label_mask
+from napari_xray_synth.core.conditions import LABELS, Condition
 from napari_xray_synth.core.errors import InputError, PlacementError
 from napari_xray_synth.core.lung_field import LungFields, estimate_lung_fields
 from napari_xray_synth.core.models import TRAIN_HINTS
@@ -130,9 +130,6 @@ def lung_regions(
     A condition without a side gets the side of the lung field that holds its centre (or the
     nearer one), not the side of the image's centre column: the patient need not be centred.
     """
-    from napari_xray_synth.core.simulate.pathology import REGION_PATHOLOGIES
-
-    cache: dict[str, np.ndarray] = {}
     regions: list[np.ndarray | None] = []
     out: list[Condition] = []
     for c in conds:
@@ -141,25 +138,27 @@ def lung_regions(
             out.append(c)
             continue
         side = c.side or _side_by_lung(fields, c.center)
-        if side not in cache:
-            cache[side] = fields.lesion_region(side, px)
-        regions.append(cache[side])
+        regions.append(fields.lesion_region(side, px))
         out.append(c if c.side == side else dataclasses.replace(c, side=side))
     return regions, tuple(out)
 
 
 def _check_not_clipped_away(
     conds: Sequence[Condition],
-    shape: tuple[int, int],
+    mask: np.ndarray,
     px: float,
     regions: Sequence[np.ndarray | None],
 ) -> None:
+    """Refuse a clipped condition that left nothing of itself in the label ``mask``.
+
+    Read from the mask already drawn (its label inside its box), not drawn again; a second
+    lesion of the same pathology overlapping the box would hide an empty one.
+    """
     for c, region in zip(conds, regions, strict=True):
         if region is None:
             continue
-        box = condition_box(c, shape, px)
-        local = label_mask([local_condition(c, box, shape)], box.shape, px, [region[box.slices]])
-        if not local.any():
+        box = condition_box(c, mask.shape, px)
+        if not (mask[box.slices] == LABELS[c.pathology]).any():
             r, col = c.center
             raise PlacementError(
                 f"the {c.pathology} at row {r:.0f}, column {col:.0f} lies outside the lung "
@@ -203,7 +202,7 @@ class _Engine:
         self.scale = contrast_scale(rg.image)
         self.mask = label_mask_local(conds, rg.shape, self.px, regions)
         if regions is not None:
-            _check_not_clipped_away(conds, rg.shape, self.px, regions)
+            _check_not_clipped_away(conds, self.mask, self.px, regions)
         self.gan: Any = None
         if method == "gan":
             from napari_xray_synth.core.synth_gan import GanEngine, make_window

@@ -196,11 +196,10 @@ class GanTrainer:
         bce = nn.functional.binary_cross_entropy_with_logits
         logs: dict[str, float] = {}
         if self.D is not None:
-            n_d = max(cfg.d_steps, 1)
-            for k in range(n_d):
+            for k in range(cfg.d_steps):
                 # the first update sees the generator's batch, the others fresh ones
                 logs.update(self._d_update(b if k == 0 else self._batch(self.data)))
-                if k < n_d - 1:
+                if k < cfg.d_steps - 1:
                     self.scaler.update()  # one step per optimizer between scaler updates
 
         z = self._noise(b["x"])

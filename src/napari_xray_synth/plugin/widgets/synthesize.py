@@ -229,9 +229,6 @@ class SynthesizeWidget(QWidget):
         rg = radiograph_from_layer(image)
         return image, rg, self.conditions(image, rg.shape)
 
-    def _regions(self) -> str | None:
-        return "lung" if self.lung_clip.isChecked() else None
-
     # ------------------------------------------------------------------ run
     def run(self) -> None:
         """Check the inputs, then synthesize in the TaskRunner; layers come in ``_show``."""
@@ -243,7 +240,8 @@ class SynthesizeWidget(QWidget):
         except InputError as exc:
             notify_error(exc)
             return
-        regions = self._regions()  # as it was when the run started (for regenerate too)
+        # the clipping as it was when the run started (regenerate uses it too)
+        regions = "lung" if self.lung_clip.isChecked() else None
         self._pending = (image, rg, conds, n, regions)
         self.runner.start(
             synthesize,
