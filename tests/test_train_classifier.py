@@ -2,8 +2,9 @@ import json
 
 import numpy as np
 import pytest
+import torch
 
-from napari_xray_synth.core.conditions import PATHOLOGIES
+from napari_xray_synth.core.conditions import LABELS, PATHOLOGIES
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.models import load_model
 from napari_xray_synth.core.progress import Cancelled
@@ -188,3 +189,54 @@ def test_the_init_source_stays_on_the_card_after_a_resume(tmp_path):
     card = tc.train_classifier(tmp_path / "b", tiny(steps=4), resume=True, **kw)
     assert card["initialised_from"].startswith(str(tmp_path / "a"))
     assert card["steps"] == 4
+
+
+def masked_sampler(seed: int):
+    """The stand-in with its label image: where the disc ("nodule") and base ("effusion") are."""
+    img, found = stand_in_sampler(seed)
+    labels = np.zeros(img.shape, np.uint8)
+    if "nodule" in found:
+        labels[10:20, 10:20] = LABELS["nodule"]
+    if "effusion" in found:
+        labels[30:, :] = LABELS["effusion"]
+    return img, found, labels
+
+
+def test_lesion_maps_learn_where_the_lesion_is(tmp_path):
+    cfg = tiny(steps=80, locate_stage=2, heldout=16, lr=1e-2)
+    card = tc.train_classifier(tmp_path / "m", cfg, sampler=masked_sampler, device="cpu")
+    assert card["config"]["locate_stage"] == 2
+    net = load_model(tmp_path / "m").module
+    seed = next(s for s in range(1, 99) if "nodule" in stand_in_sampler(s)[1])
+    img = masked_sampler(seed)[0]
+    with torch.no_grad():
+        _, maps = net(torch.as_tensor(img), with_maps=True)
+    nodule = maps[0, PATHOLOGIES.index("nodule")].numpy()  # 8 x 8 cells of 4 px
+    assert nodule.shape == (8, 8)
+    # the map's strongest cell is on the disc (rows/cols 10-19 -> cells 2-3), and the map reads
+    # as a probability of the lesion per cell: low far from the disc, higher on it
+    r, c = np.unravel_index(nodule.argmax(), nodule.shape)
+    assert 2 <= r <= 4 and 2 <= c <= 4
+    prob = 1.0 / (1.0 + np.exp(-nodule))
+    assert prob[5:, 5:].mean() < 0.2
+    assert prob[2:4, 2:4].mean() > 1.5 * prob[5:, 5:].mean()
+    assert net.locate_gain.abs().sum() > 0  # the maps feed the logits
+
+
+def test_lesion_maps_added_to_a_classifier_start_where_it_was(tmp_path):
+    tc.train_classifier(tmp_path / "a", tiny(steps=3), sampler=stand_in_sampler, device="cpu")
+    cfg = tiny(steps=1, lr=1e-12, warmup=1, locate_stage=2)
+    tc.train_classifier(
+        tmp_path / "b", cfg, sampler=masked_sampler, device="cpu", init_from=tmp_path / "a"
+    )
+    a, b = load_model(tmp_path / "a").module, load_model(tmp_path / "b").module
+    x = torch.as_tensor(np.stack([stand_in_sampler(s)[0] for s in range(4)]))
+    with torch.no_grad():
+        np.testing.assert_allclose(b(x).numpy(), a(x).numpy(), atol=1e-5)
+
+
+def test_lesion_maps_past_the_last_stage_are_refused(tmp_path):
+    with pytest.raises(InputError, match=r"0\.\.3, not 4"):
+        tc.train_classifier(
+            tmp_path / "x", tiny(locate_stage=4), sampler=masked_sampler, device="cpu"
+        )

@@ -50,6 +50,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=True,
         help="scale each image to zero mean, unit variance first (default: on)",
     )
+    p.add_argument(
+        "--locate-stage",
+        type=int,
+        default=0,
+        help="add per-pathology lesion maps on this stage, trained on the simulator's masks "
+        "(0: none; default: %(default)s)",
+    )
+    p.add_argument(
+        "--locate-weight",
+        type=float,
+        default=1.0,
+        help="weight of the lesion-map loss (default: %(default)s)",
+    )
     p.add_argument("--work", default=None, help="checkpoint folder (default: OUT.run)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     p.add_argument(
@@ -68,6 +81,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.steps < 1 or args.batch < 1 or args.heldout < 2:
         raise InputError("--steps and --batch must be at least 1, --heldout at least 2")
+    if args.locate_stage < 0 or args.locate_weight < 0:
+        raise InputError("--locate-stage and --locate-weight must not be negative")
     cfg = ClassifierConfig(
         steps=args.steps,
         batch=args.batch,
@@ -79,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
         heldout=args.heldout,
         data=args.data,
         standardize=args.standardize,
+        locate_stage=args.locate_stage,
+        locate_weight=args.locate_weight,
     )
     # every setting spelled out, so the card's command reproduces the run whatever the defaults
     command = (
@@ -86,7 +103,8 @@ def run(args: argparse.Namespace) -> int:
         f"--steps {args.steps} --batch {args.batch} --size {args.size} "
         f"--sim-size {args.sim_size} --seed {args.seed} --lr {args.lr} "
         f"--heldout {args.heldout} --width {args.width} "
-        f"--{'' if args.standardize else 'no-'}standardize"
+        f"--{'' if args.standardize else 'no-'}standardize "
+        f"--locate-stage {args.locate_stage} --locate-weight {args.locate_weight}"
     )
     if args.init_from:
         command += f" --init-from {shlex.quote(str(args.init_from))}"

@@ -8,6 +8,11 @@ which is what an AUC per pathology measures. "none" is a class of its own, true 
 
 :meth:`PathologyClassifier.features` gives the pooled penultimate vector (128-D by default) that
 the Fréchet distance, KID and precision/recall are computed on.
+
+With ``locate_stage`` set, a 1 x 1 convolution on that stage's feature map gives one lesion map per
+pathology (trained against the simulator's masks) and the strongest cell of each map is added,
+with a learned gain, to that pathology's logit. Whole-image pooling dilutes a small lesion; a map
+supervised where the lesion is does not, which is what lets the classifier call nodules.
 """
 
 from __future__ import annotations
@@ -56,6 +61,9 @@ class PathologyClassifier(nn.Module):
         Scale each image to zero mean and unit variance before the first layer (so that global
         brightness and contrast, which vary between images, carry no weight); otherwise the
         [0, 1] range is only centred.
+    locate_stage : int
+        Stage (1-based) whose output feeds the per-pathology lesion maps; 0 for none. Its maps are
+        ``size / 2**locate_stage`` cells on a side.
     """
 
     def __init__(
@@ -66,6 +74,7 @@ class PathologyClassifier(nn.Module):
         features_dim: int = 128,
         n_classes: int = len(CLASSES),
         standardize: bool = False,
+        locate_stage: int = 0,
     ) -> None:
         super().__init__()
         self.size = int(size)
@@ -80,6 +89,13 @@ class PathologyClassifier(nn.Module):
         self.body = nn.Sequential(*layers)
         self.project = nn.Sequential(nn.Linear(c_in * 2, features_dim), nn.SiLU(inplace=True))
         self.head = nn.Linear(features_dim, n_classes)
+        if not 0 <= locate_stage <= stages:
+            raise ValueError(f"locate_stage must be 0..{stages}, not {locate_stage}")
+        self.locate_stage = int(locate_stage)
+        if self.locate_stage:
+            self.locate = nn.Conv2d(chans[self.locate_stage - 1], n_classes - 1, 1)
+            # starts at zero: a classifier fine-tuned with a new map head begins as it was
+            self.locate_gain = nn.Parameter(torch.zeros(n_classes - 1))
 
     def resize(self, x: torch.Tensor) -> torch.Tensor:
         """Shape any batch of images to the network's input: (N, 1, size, size) float in [0, 1].
@@ -102,22 +118,43 @@ class PathologyClassifier(nn.Module):
                 )
         return x
 
-    def features(self, x: torch.Tensor) -> torch.Tensor:
-        """The penultimate feature vector, (N, features_dim)."""
+    def _prepare(self, x: torch.Tensor) -> torch.Tensor:
         x = self.resize(x)
         if self.standardize:
             mean = x.mean(dim=(2, 3), keepdim=True)
-            x = (x - mean) / (x.std(dim=(2, 3), keepdim=True) + 1e-3)
-        else:  # centre the [0, 1] range so the first layer starts near zero mean
-            x = (x - 0.5) * 2.0
-        h = self.body(x)
+            return (x - mean) / (x.std(dim=(2, 3), keepdim=True) + 1e-3)
+        return (x - 0.5) * 2.0  # centre the [0, 1] range so the first layer starts near zero mean
+
+    def _run(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Features and, with a map head, the lesion-map logits (N, n_classes - 1, h, w)."""
+        h = self._prepare(x)
+        maps = None
+        for i, block in enumerate(self.body, start=1):
+            h = block(h)
+            if i == self.locate_stage:
+                maps = self.locate(h)
         # mean and max pooling: a small lesion barely moves the mean, but it moves the max
         pooled = torch.cat([h.mean(dim=(2, 3)), h.amax(dim=(2, 3))], dim=1)
-        return self.project(pooled)
+        return self.project(pooled), maps
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Logits, (N, n_classes); apply a sigmoid per class for probabilities."""
-        return self.head(self.features(x))
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The penultimate feature vector, (N, features_dim)."""
+        return self._run(x)[0]
+
+    def forward(
+        self, x: torch.Tensor, with_maps: bool = False
+    ) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor | None]:
+        """Logits, (N, n_classes); apply a sigmoid per class for probabilities.
+
+        With ``with_maps``, also the lesion-map logits (N, n_classes - 1, h, w), None without a
+        map head (training needs both from one pass).
+        """
+        feats, maps = self._run(x)
+        logits = self.head(feats)
+        if maps is not None:
+            located = self.locate_gain * maps.amax(dim=(2, 3))
+            logits = torch.cat([logits[:, :1], logits[:, 1:] + located], dim=1)
+        return (logits, maps) if with_maps else logits
 
 
 class FeatureModule(nn.Module):

@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
 from napari_xray_synth.core.atomic import atomic_path
@@ -36,8 +37,9 @@ from napari_xray_synth.core.train.distributed import DistributedContext, distrib
 ARCHITECTURE = "pathology-classifier"
 TRAIN_HINTS["classifier"] = "xray-synth train classifier --data sim --out models/classifier"
 
-#: A sampler turns a seed into one image (2-D, [0, 1]) and the pathologies it shows.
-Sampler = Callable[[int], tuple[np.ndarray, Sequence[str]]]
+#: A sampler turns a seed into one image (2-D, [0, 1]) and the pathologies it shows, and may add
+#: a third item: a label image (values from ``conditions.LABELS``) that trains the lesion maps.
+Sampler = Callable[[int], tuple[Any, ...]]
 
 
 def train_seed(run_seed: int, index: int) -> int:
@@ -67,6 +69,8 @@ class ClassifierConfig:
     sim_size: int = 256
     standardize: bool = True
     heldout: int = 280
+    locate_stage: int = 0
+    locate_weight: float = 1.0
     checkpoint_every: int = 50
     data: str = "sim"
     extra: dict[str, Any] = field(default_factory=dict)
@@ -80,6 +84,7 @@ class ClassifierConfig:
             "features_dim": self.features_dim,
             "n_classes": len(CLASSES),
             "standardize": self.standardize,
+            "locate_stage": self.locate_stage,
         }
 
 
@@ -102,19 +107,20 @@ def sim_sampler(
         raise InputError(f"the chest simulator is not available ({exc})") from exc
     base_dose = float(getattr(simulate, "DEFAULT_DOSE", 1.0))
 
-    def sample(seed: int) -> tuple[np.ndarray, Sequence[str]]:
+    def sample(seed: int) -> tuple[np.ndarray, Sequence[str], np.ndarray]:
         rng = np.random.default_rng([seed, 7])
         dose = base_dose * float(np.exp(rng.uniform(np.log(dose_range[0]), np.log(dose_range[1]))))
         if rng.random() < healthy_share:
             case = simulate.simulate_chest(seed, sim_size, conditions=None, dose=dose)
-            return _image(case.healthy), ()
+            return _image(case.healthy), (), np.zeros(case.healthy.image.shape, np.uint8)
         picks = [str(rng.choice(PATHOLOGIES))]
         if rng.random() < second_finding:
             picks.append(str(rng.choice([p for p in PATHOLOGIES if p != picks[0]])))
         # pathology names: the simulator draws each condition with random_condition, from the
         # seed, in the lung field of the patient it simulates (one call, not two)
         case = simulate.simulate_chest(seed, sim_size, conditions=picks, dose=dose)
-        return _image(case.diseased), tuple(c.pathology for c in case.conditions)
+        found = tuple(c.pathology for c in case.conditions)
+        return _image(case.diseased), found, np.asarray(case.mask, np.uint8)
 
     return sample
 
@@ -151,13 +157,22 @@ def _lr(cfg: ClassifierConfig, step: int) -> float:
 
 def _batch(
     sampler: Sampler, seeds: Sequence[int], net: PathologyClassifier, device: torch.device
-) -> tuple[torch.Tensor, torch.Tensor]:
-    xs, ys = [], []
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Images, multi-hot labels and, when the sampler gives label images and the network has a
+    map head, the share of each map cell covered by each pathology (N, n_classes - 1, h, w)."""
+    xs, ys, ms = [], [], []
     for s in seeds:
-        img, found = sampler(s)
+        img, found, *rest = sampler(s)
         xs.append(net.resize(torch.as_tensor(img)))
         ys.append(labels_of(tuple(found)))
-    return torch.cat(xs).to(device), torch.as_tensor(np.stack(ys)).to(device)
+        ms.append(rest[0] if rest else None)
+    x, y = torch.cat(xs).to(device), torch.as_tensor(np.stack(ys)).to(device)
+    if not net.locate_stage or any(m is None for m in ms):
+        return x, y, None
+    cells = max(net.size // 2**net.locate_stage, 1)
+    onehot = np.stack([np.stack([m == k for k in range(1, len(CLASSES))]) for m in ms])
+    target = F.adaptive_avg_pool2d(torch.as_tensor(onehot, dtype=torch.float32), (cells, cells))
+    return x, y, target.to(device)
 
 
 def evaluate_classifier(
@@ -179,7 +194,7 @@ def evaluate_classifier(
     probs, labels = [], []
     for i in range(0, len(seeds), batch):
         check_cancel(cancel)
-        x, y = _batch(sampler, seeds[i : i + batch], net, device)
+        x, y, _ = _batch(sampler, seeds[i : i + batch], net, device)
         with torch.no_grad():
             probs.append(torch.sigmoid(net(x)).cpu().numpy())
         labels.append(y.cpu().numpy())
@@ -236,6 +251,7 @@ def _load_checkpoint(
     state = json.loads((work / "checkpoint.json").read_text())
     old = state["config"]
     keys = ("size", "width", "stages", "features_dim", "batch", "seed", "sim_size", "data")
+    keys += ("locate_stage", "locate_weight")
     for key in (*keys, "standardize"):
         if old.get(key) != getattr(cfg, key):
             raise InputError(
@@ -266,13 +282,19 @@ def _init_weights(net: PathologyClassifier, cfg: ClassifierConfig, source: str |
         raise InputError(f"cannot start from it: {exc}", source) from exc
     if loaded.card.get("architecture") != ARCHITECTURE:
         raise InputError(f"is a {loaded.card.get('architecture')!r}, not a classifier", source)
-    theirs = loaded.card.get("config", {})
+    theirs = {"locate_stage": 0, **loaded.card.get("config", {})}
     mine = cfg.net_config()
-    differ = [k for k in mine if k != "size" and theirs.get(k) != mine[k]]
+    # the input size may change (fully convolutional), and a map head may be added to a
+    # classifier that had none: it starts at zero gain, so the start is the source's classifier
+    adding_maps = theirs["locate_stage"] == 0 and mine["locate_stage"] > 0
+    skip = {"size", "locate_stage"} if adding_maps else {"size"}
+    differ = [k for k in mine if k not in skip and theirs.get(k) != mine[k]]
     if differ:
         what = ", ".join(f"{k}={theirs.get(k)!r} (this run {mine[k]!r})" for k in differ)
         raise InputError(f"was trained with {what}; use the same settings", source)
-    net.load_state_dict(loaded.module.state_dict())
+    missing, unexpected = net.load_state_dict(loaded.module.state_dict(), strict=False)
+    if unexpected or any(not k.startswith("locate") for k in missing):
+        raise InputError("its weights do not fit this network", source)
     return f"{source} (sha256 {loaded.sha256})"
 
 
@@ -318,6 +340,8 @@ def train_classifier(
     """
     if cfg.steps < 1 or cfg.batch < 1 or cfg.size < 16:
         raise InputError("steps and batch must be at least 1 and size at least 16")
+    if not 0 <= cfg.locate_stage <= cfg.stages:
+        raise InputError(f"the lesion maps' stage must be 0..{cfg.stages}, not {cfg.locate_stage}")
     out = Path(out)
     if out.suffix in (".safetensors", ".json"):
         out = out.with_suffix("")
@@ -371,10 +395,15 @@ def _train(
         # each rank draws its own images; with one process this is image step * batch + i
         first = (step * ctx.world_size + ctx.rank) * cfg.batch
         seeds = [train_seed(cfg.seed, first + i) for i in range(cfg.batch)]
-        x, y = _batch(sampler, seeds, net, dev)
+        x, y, target = _batch(sampler, seeds, net, dev)
         for g in opt.param_groups:
             g["lr"] = _lr(cfg, step)
-        loss = loss_fn(model(x), y)
+        if target is None:
+            loss = loss_fn(model(x), y)
+        else:
+            logits, maps = model(x, with_maps=True)
+            map_loss = F.binary_cross_entropy_with_logits(maps, target)
+            loss = loss_fn(logits, y) + cfg.locate_weight * map_loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
