@@ -2,11 +2,9 @@ import numpy as np
 
 from napari_xray_synth.core.synth_gan import (
     GUIDED_UPSAMPLING,
-    MASK_GUIDED_UPSAMPLING,
     Window,
     _resample,
     guided_upsample,
-    mask_guided_upsample,
     paste,
 )
 
@@ -82,46 +80,3 @@ def test_guided_upsampling_never_copies_the_image_structure_into_the_lesion():
     assert corr(free) > corr(bilinear) + 0.3  # unclipped, the full-resolution texture comes in
     assert corr(out) <= corr(bilinear) + 0.02
     assert abs(out.mean() - 0.1) < 0.01
-
-
-def _disc(side: int, radius: float) -> np.ndarray:
-    yy, xx = np.mgrid[0:side, 0:side]
-    d = np.hypot(yy - side / 2, xx - side / 2)
-    # a soft mask as the renderer draws it: 0.5 on the border, a ramp a few pixels wide
-    return np.clip(0.5 - (d - radius) / 8.0, 0.0, 1.0).astype(np.float32)
-
-
-def test_mask_guided_upsampling_keeps_the_sharp_edge_of_the_mask():
-    side, size = 320, 32
-    soft = _disc(side, 90.0)
-    mask = soft > 0.5
-    truth = 0.2 * mask.astype(np.float32)  # a solid lesion: flat inside, nothing outside
-    low = _resample(truth, size)
-    bilinear = _resample(low, side)
-    guided = mask_guided_upsample(low, soft, size)
-    # nothing outside the mask, where bilinear upsampling spills a blurred rim
-    assert np.abs(guided[~mask]).max() == 0.0
-    assert np.abs(bilinear[~mask]).max() > 0.05
-    # inside, up to the edge, the amplitude comes back where bilinear loses it
-    err_bi, err_gu = np.abs(bilinear - truth), np.abs(guided - truth)
-    assert err_gu.mean() < 0.5 * err_bi.mean()
-    assert err_gu[mask].max() < 0.05
-
-
-def test_mask_guided_paste_changes_nothing_outside_the_mask():
-    side, size = 320, 32
-    image = np.full((side + 80, side + 80), 0.4, np.float32)
-    soft = _disc(side, 60.0)
-    feather = np.ones((size, size), np.float32)
-    win = Window(40, 40, side, size, np.full((size, size), 0.4), np.zeros(1), feather, soft)
-    out = paste(image, win, np.full((size, size), 0.3, np.float32), 0.5, mask_guided=True)
-    changed = out != image
-    assert changed.any()
-    inside = np.zeros(image.shape, bool)
-    inside[40 : 40 + side, 40 : 40 + side] = soft > 0.5
-    assert not (changed & ~inside).any()
-
-
-def test_mask_guided_upsampling_is_shipped_only_where_validation_chose_it():
-    assert MASK_GUIDED_UPSAMPLING == {"mass"}
-    assert not MASK_GUIDED_UPSAMPLING & GUIDED_UPSAMPLING

@@ -21,13 +21,6 @@ Windowing (shared by training and inference, so that both see the same thing):
   those, the residual is upsampled with a fast guided filter (He and Sun 2015) with the image
   window as guide: locally the residual is a linear function of the image, fitted on the coarse
   grid and applied at full resolution, so edges it cancels are cancelled sharply.
-  For the pathologies in :data:`MASK_GUIDED_UPSAMPLING` (solid lesions whose outline is the
-  mask's: nodule, mass) the guide is the lesion's own soft mask: the residual's local gain on the
-  mask is taken on the coarse grid and applied to the ground-truth mask at full resolution, so
-  the lesion has the mask's sharp edge and spiculae (:func:`mask_guided_upsample`); the
-  simulator's solid lesions change nothing outside their mask either.
-  Bilinear upsampling alone left a soft-edged haze where the simulator draws a sharp-edged
-  nodule.
 """
 
 from __future__ import annotations
@@ -63,9 +56,6 @@ CONTEXT_MM = 8.0
 #: 0.946 -> 0.964 (PSNR -0.6 dB) and the dark rim along the old heart border gone; for the other
 #: pathologies it lost SSIM, so they keep bilinear upsampling.
 GUIDED_UPSAMPLING = frozenset({"effusion", "cardiomegaly"})
-#: Pathologies whose residual gets the mask's full-resolution detail back (module docstring);
-#: chosen on the validation chests, see benchmarks/guided_upsampling_val.py.
-MASK_GUIDED_UPSAMPLING = frozenset({"mass"})
 #: Guided filter: box radius on the network's grid, and regularisation as a share of the
 #: image's contrast range.
 GUIDED_RADIUS = 1
@@ -83,7 +73,6 @@ class Window:
     image: np.ndarray  # (W, W) float32, the image resampled
     maps: np.ndarray  # (C, W, W) condition maps on the W grid
     feather: np.ndarray  # (W, W) in [0, 1]
-    soft_high: np.ndarray | None = None  # (S, S) the lesion's soft mask at full resolution
 
 
 def _resample(a: np.ndarray, size: int) -> np.ndarray:
@@ -150,12 +139,11 @@ def make_window(
     # not scale-free), then area-averaged onto the network's grid
     local = local_condition(cond, Box(r0, r0 + side, c0, c0 + side), shape)
     reg = None if region is None else _crop_padded(region.astype(np.float32), r0, c0, side) > 0.5
-    soft_high = render_soft_mask(local, (side, side), px, reg).astype(np.float32)
-    soft_w = _resample(soft_high, size)
+    soft_w = _resample(render_soft_mask(local, (side, side), px, reg), size)
     maps = np.zeros((len(PATHOLOGIES), size, size), np.float32)
     maps[PATHOLOGIES.index(cond.pathology)] = soft_w * float(cond.severity)
     feather = feather_mask(soft_w, px * side / size)
-    return Window(r0, c0, side, size, _resample(crop, size), maps, feather, soft_high)
+    return Window(r0, c0, side, size, _resample(crop, size), maps, feather)
 
 
 def normalise(win_image: np.ndarray, scale: float) -> tuple[np.ndarray, float]:
@@ -202,47 +190,23 @@ def guided_upsample(
     return a_up * guide_high.astype(np.float32) + b_up
 
 
-def mask_guided_upsample(
-    src_low: np.ndarray, soft_high: np.ndarray, size: int, floor: float = 0.5
-) -> np.ndarray:
-    """Upsample ``src_low`` and move what the coarse grid blurred across the mask's edge back in.
-
-    ``mask = soft_high > 0.5`` (the ground-truth mask) and ``cover`` its area average on the
-    coarse ``size`` grid. If the residual were ``A * mask`` with a smoothly varying ``A``, the
-    coarse grid would hold ``A * cover`` and ``up(src) / up(cover)`` recovers ``A`` up to the
-    edge; outside the mask the result is zero, as the simulator's solid lesions are. ``floor``
-    bounds the division where the mask covers little of a coarse pixel (thin spiculae stay
-    faint instead of being amplified).
-    """
-    mask = soft_high > 0.5
-    side = mask.shape[0]
-    cover = _resample(_resample(mask.astype(np.float32), size), side)
-    up = _resample(src_low.astype(np.float32), side)
-    return np.where(mask, up / np.maximum(cover, floor), 0.0).astype(np.float32)
-
-
 def paste(
     image: np.ndarray,
     win: Window,
     residual: np.ndarray,
     scale: float,
     guided: bool = False,
-    mask_guided: bool = False,
 ) -> np.ndarray:
     """Add a window's residual (network units, ``W x W``) to ``image`` inside the feather.
 
     ``guided``: upsample with :func:`guided_upsample` (image window as guide) instead of
-    bilinearly; ``mask_guided``: with :func:`mask_guided_upsample` (the lesion's mask as guide).
-    Either way nothing changes beyond the feathered mask.
+    bilinearly; either way nothing changes beyond the feathered mask.
     """
     delta = residual * win.feather * (scale / 2.0)
     if win.side != win.size and guided:
         crop = _crop_padded(image, win.r0, win.c0, win.side)
         eps = (GUIDED_EPS * scale) ** 2
         delta = guided_upsample(win.image, delta, crop, GUIDED_RADIUS, eps)
-        delta *= _resample(win.feather, win.side) > 0
-    elif win.side != win.size and mask_guided and win.soft_high is not None:
-        delta = mask_guided_upsample(delta, win.soft_high, win.size)
         delta *= _resample(win.feather, win.side) > 0
     elif win.side != win.size:
         delta = _resample(delta, win.side)
@@ -303,7 +267,6 @@ class GanEngine:
             "feather_mm": FEATHER_MM,
             "context_mm": CONTEXT_MM,
             "guided_upsampling": sorted(GUIDED_UPSAMPLING),
-            "mask_guided_upsampling": sorted(MASK_GUIDED_UPSAMPLING),
         }
 
     @torch.no_grad()
@@ -332,5 +295,4 @@ class GanEngine:
         t = lambda a: torch.from_numpy(np.ascontiguousarray(a, np.float32)).to(self.device)  # noqa: E731
         res = self.module(t(x[None, None]), t(win.maps[None]), t(noise))
         guided = cond.pathology in GUIDED_UPSAMPLING
-        mask_guided = cond.pathology in MASK_GUIDED_UPSAMPLING
-        return paste(image, win, res[0, 0].float().cpu().numpy(), scale, guided, mask_guided)
+        return paste(image, win, res[0, 0].float().cpu().numpy(), scale, guided)
