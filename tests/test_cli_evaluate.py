@@ -121,3 +121,23 @@ def test_cli_train_classifier_tiny(tmp_path, monkeypatch, capsys):
     assert card["training_command"].startswith("xray-synth train classifier --data sim")
     assert "--steps 2" in card["training_command"]
     assert "held-out AUC" in capsys.readouterr().out
+
+
+def test_cli_train_classifier_with_lesion_maps(tmp_path, monkeypatch, capsys):
+    from napari_xray_synth.core.train import classifier as tc
+    from test_train_classifier import masked_sampler
+
+    monkeypatch.setattr(tc, "sim_sampler", lambda *a, **k: masked_sampler)
+    args = ["train", "classifier", "--out", str(tmp_path / "clf"), "--steps", "2"]
+    args += ["--batch", "2", "--size", "32", "--width", "8", "--heldout", "8", "--quiet"]
+    rc = main([*args, "--locate-stage", "3", "--locate-pos-weight", "5"])
+    assert rc == 0
+    card = json.loads((tmp_path / "clf.json").read_text())
+    assert card["config"]["locate_stage"] == 3
+    assert card["training_config"]["locate_pos_weight"] == 5.0
+    assert "--locate-stage 3" in card["training_command"]
+    # a stage the network does not have: one line, no model written
+    rc = main([*args[:3], str(tmp_path / "bad"), *args[4:], "--locate-stage", "9"])
+    assert rc != 0
+    assert "stage must be 0..6, not 9" in capsys.readouterr().err
+    assert not (tmp_path / "bad.safetensors").exists()

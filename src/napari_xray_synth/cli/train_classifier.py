@@ -63,6 +63,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=1.0,
         help="weight of the lesion-map loss (default: %(default)s)",
     )
+    p.add_argument(
+        "--locate-pos-weight",
+        type=float,
+        default=1.0,
+        help="weight of a lesion cell against an empty one in the map loss (default: %(default)s)",
+    )
     p.add_argument("--work", default=None, help="checkpoint folder (default: OUT.run)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
     p.add_argument(
@@ -81,8 +87,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.steps < 1 or args.batch < 1 or args.heldout < 2:
         raise InputError("--steps and --batch must be at least 1, --heldout at least 2")
-    if args.locate_stage < 0 or args.locate_weight < 0:
-        raise InputError("--locate-stage and --locate-weight must not be negative")
+    if min(args.locate_stage, args.locate_weight, args.locate_pos_weight) < 0:
+        raise InputError(
+            "--locate-stage, --locate-weight and --locate-pos-weight must not be negative"
+        )
     cfg = ClassifierConfig(
         steps=args.steps,
         batch=args.batch,
@@ -96,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         standardize=args.standardize,
         locate_stage=args.locate_stage,
         locate_weight=args.locate_weight,
+        locate_pos_weight=args.locate_pos_weight,
     )
     # every setting spelled out, so the card's command reproduces the run whatever the defaults
     command = (
@@ -104,7 +113,8 @@ def run(args: argparse.Namespace) -> int:
         f"--sim-size {args.sim_size} --seed {args.seed} --lr {args.lr} "
         f"--heldout {args.heldout} --width {args.width} "
         f"--{'' if args.standardize else 'no-'}standardize "
-        f"--locate-stage {args.locate_stage} --locate-weight {args.locate_weight}"
+        f"--locate-stage {args.locate_stage} --locate-weight {args.locate_weight} "
+        f"--locate-pos-weight {args.locate_pos_weight}"
     )
     if args.init_from:
         command += f" --init-from {shlex.quote(str(args.init_from))}"

@@ -71,6 +71,7 @@ class ClassifierConfig:
     heldout: int = 280
     locate_stage: int = 0
     locate_weight: float = 1.0
+    locate_pos_weight: float = 1.0
     checkpoint_every: int = 50
     data: str = "sim"
     extra: dict[str, Any] = field(default_factory=dict)
@@ -251,7 +252,7 @@ def _load_checkpoint(
     state = json.loads((work / "checkpoint.json").read_text())
     old = state["config"]
     keys = ("size", "width", "stages", "features_dim", "batch", "seed", "sim_size", "data")
-    keys += ("locate_stage", "locate_weight")
+    keys += ("locate_stage", "locate_weight", "locate_pos_weight")
     for key in (*keys, "standardize"):
         if old.get(key) != getattr(cfg, key):
             raise InputError(
@@ -402,7 +403,9 @@ def _train(
             loss = loss_fn(model(x), y)
         else:
             logits, maps = model(x, with_maps=True)
-            map_loss = F.binary_cross_entropy_with_logits(maps, target)
+            # a nodule covers a cell or two of a map: its cells weigh more than the empty ones
+            pos = torch.tensor(cfg.locate_pos_weight, device=dev)
+            map_loss = F.binary_cross_entropy_with_logits(maps, target, pos_weight=pos)
             loss = loss_fn(logits, y) + cfg.locate_weight * map_loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
