@@ -110,3 +110,17 @@ def test_regions_that_are_all_none_are_not_recorded_as_given(sim):
     assert "lesion_region" not in v.radiograph.provenance[-1].parameters
     (v,) = synthesize(rg, [cond], 1, seed=0, method="physics", regions="lung")
     assert "lesion_region" not in v.radiograph.provenance[-1].parameters  # nodules: not clipped
+
+
+def test_lesion_region_reaches_down_at_the_lateral_edge_only():
+    from napari_xray_synth.core.lung_field import _extend_laterally_down
+
+    hull = np.zeros((100, 100), bool)
+    hull[10:60, 20:41] = True  # a lung whose medial edge is column 40 (the patient's right)
+    right = _extend_laterally_down(hull, "right", 20.0)
+    assert right[:, 20].sum() == 50 + 20  # lateral edge: the whole extension
+    assert right[:, 40].sum() == 50  # medial edge: none (no abdomen under the medial dome)
+    assert 50 < right[:, 30].sum() < 50 + 10  # half way: a quarter of it (quadratic)
+    left = _extend_laterally_down(hull, "left", 20.0)  # the mirror: lateral is image right
+    assert left[:, 40].sum() == 70 and left[:, 20].sum() == 50
+    assert not (right & ~hull)[:60].any()  # nothing added above the lung's bottom
