@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from napari_xray_synth.core.conditions import LABELS, Condition
+from napari_xray_synth.core.density_cap import CAPPED, RULE, cap_to_level, soft_tissue_level
 from napari_xray_synth.core.errors import InputError, PlacementError
 from napari_xray_synth.core.lung_field import LungFields, estimate_lung_fields
 from napari_xray_synth.core.models import TRAIN_HINTS
@@ -183,6 +184,7 @@ class _Engine:
         self.assumed = rg.spacing is None
         self.px = DEFAULT_SPACING_MM if rg.spacing is None else spacing_scalar(rg.spacing)
         self.region_note: str | None = None
+        fields: LungFields | None = None
         if isinstance(regions, str) and regions != "lung":
             raise InputError(f"regions must be 'lung', a list of masks or None, not {regions!r}")
         if regions == "lung" or isinstance(regions, LungFields):
@@ -213,6 +215,7 @@ class _Engine:
                 make_window(rg.image, c, self.px, self.gan.size, self._region(i))
                 for i, c in enumerate(conds)
             ]
+            self.levels = self._tissue_levels(fields)
         else:
             self.boxes = [condition_box(c, rg.shape, self.px) for c in conds]
             self.softs = [
@@ -223,6 +226,27 @@ class _Engine:
     def _region(self, i: int) -> np.ndarray | None:
         return None if self.regions is None else self.regions[i]
 
+    def _tissue_levels(self, fields: LungFields | None) -> list[float | None]:
+        """Per condition, the brightness its GAN lesion is capped at (:mod:`density_cap`)."""
+        if not any(c.pathology in CAPPED for c in self.conds):
+            return [None] * len(self.conds)
+        fields = fields or estimate_lung_fields(self.rg.image)
+        return [
+            soft_tissue_level(
+                self.rg.image, fields, c.side or _side_by_lung(fields, c.center), self.px
+            )
+            if c.pathology in CAPPED
+            else None
+            for c in self.conds
+        ]
+
+    def _window_box(self, i: int) -> tuple[slice, slice]:
+        w, (h, wd) = self.windows[i], self.rg.shape
+        return (
+            slice(max(w.r0, 0), min(w.r0 + w.side, h)),
+            slice(max(w.c0, 0), min(w.c0 + w.side, wd)),
+        )
+
     def variant(self, index: int, seed: int, n_variants: int) -> Variant:
         vseed = variant_seed(seed, index)
         img = self.rg.image.copy()
@@ -230,9 +254,12 @@ class _Engine:
         for i, cond in enumerate(self.conds):
             rng = np.random.default_rng([vseed, i])
             if self.gan is not None:
+                before = img
                 img = self.gan.apply(
                     img, cond, self.px, self.scale, rng, self._region(i), self.windows[i]
                 )
+                if self.levels[i] is not None:
+                    img = cap_to_level(before, img, self.levels[i], self.px, self._window_box(i))
             else:
                 box = self.boxes[i]
                 local = local_condition(cond, box, shape)
@@ -253,6 +280,11 @@ class _Engine:
             params["lesion_region"] = self.region_note
         if self.gan is not None:
             params.update(self.gan.parameters())
+            if any(v is not None for v in self.levels):
+                params["density_cap"] = RULE
+                params["density_cap_levels"] = [
+                    None if v is None else round(v, 4) for v in self.levels
+                ]
             model_id, sha = self.gan.model_id, self.gan.sha256
         else:
             model_id, sha = PHYSICS_ID, None

@@ -1,0 +1,79 @@
+"""The soft-tissue ceiling on the GAN's brightening of effusion and consolidation."""
+
+import numpy as np
+
+from napari_xray_synth.core.density_cap import cap_to_level, soft_tissue_level
+from napari_xray_synth.core.lung_field import LungFields
+
+
+def _film():
+    """Dark lungs (0.2) over bright abdomen (0.7), body 0.5 elsewhere; 1 mm pixels."""
+    img = np.full((300, 300), 0.5, np.float32)
+    right = np.zeros(img.shape, bool)
+    left = np.zeros(img.shape, bool)
+    right[40:200, 40:130] = True
+    left[40:200, 170:260] = True
+    img[right | left] = 0.2
+    img[200:, :] = 0.7
+    return img, LungFields(right=right, left=left, method="threshold")
+
+
+def test_level_is_the_tissue_under_the_lung():
+    img, fields = _film()
+    img[230:, 200:] = 0.9  # the band under the left lung (10-40 mm below it) is partly brighter
+    assert abs(soft_tissue_level(img, fields, "right", 1.0) - 0.7) < 1e-6
+    assert 0.7 < soft_tissue_level(img, fields, "left", 1.0) <= 0.9
+
+
+def test_no_level_without_a_threshold_lung_field():
+    img, fields = _film()
+    template = LungFields(right=fields.right, left=fields.left, method="template")
+    assert soft_tissue_level(img, template, "right", 1.0) is None
+    low = LungFields(right=np.roll(fields.right, 99, axis=0), left=fields.left, method="threshold")
+    assert soft_tissue_level(img, low, "right", 1.0) is None  # no tissue below: film ends
+
+
+def test_cap_limits_a_bright_lesion_and_leaves_a_faint_one():
+    img, _ = _film()
+    box = (slice(100, 220), slice(30, 140))
+    bright = img.copy()
+    bright[150:200, 40:130] += 0.8  # would turn the base far whiter than the abdomen
+    capped = cap_to_level(img, bright, 0.7, 1.0, box)
+    assert capped[160:190, 60:110].max() < 0.75
+    assert capped[160:190, 60:110].min() > 0.6  # still dense: the lesion is there
+    faint = img.copy()
+    faint[150:200, 40:130] += 0.2  # stays under the level: untouched
+    np.testing.assert_array_equal(cap_to_level(img, faint, 0.7, 1.0, box), faint)
+    dark = img.copy()
+    dark[150:200, 40:130] -= 0.1  # darkening (a pneumothorax-like change) is not capped
+    np.testing.assert_array_equal(cap_to_level(img, dark, 0.7, 1.0, box), dark)
+    outside = bright.copy()
+    outside[10:20, 10:20] += 0.5  # outside the box nothing is touched
+    out = cap_to_level(img, outside, 0.7, 1.0, box)
+    np.testing.assert_array_equal(out[10:20, 10:20], outside[10:20, 10:20])
+
+
+def test_gan_effusion_is_capped_at_the_level_of_its_film(monkeypatch):
+    from napari_xray_synth.core import synthesize as synth_mod
+    from napari_xray_synth.core.conditions import Condition
+    from napari_xray_synth.core.radiograph import Radiograph
+    from napari_xray_synth.core.simulate import simulate_chest
+
+    case = simulate_chest(11, 256, conditions=None)
+    rg = Radiograph(np.asarray(case.healthy.image, np.float32), (case.spacing,) * 2, "film")
+    rows, cols = np.nonzero(np.asarray(case.lung_sides) == 1)
+    at = (float(np.percentile(rows, 90)), float(np.median(cols)))
+    cond = Condition("effusion", at, 60.0, 1.0)
+    (free,) = synth_mod.synthesize(rg, [cond], 1, seed=0, method="gan", regions="lung")
+    m = free.mask > 0
+    params = free.radiograph.provenance[-1].parameters
+    assert "percentile" in params["density_cap"] and params["density_cap_levels"][0] > 0.3
+    # a film whose tissue is barely brighter than its lung base: the cap must bind
+    level = float(np.median(rg.image[m])) + 0.02
+    monkeypatch.setattr(synth_mod, "soft_tissue_level", lambda *a: level)
+    (capped,) = synth_mod.synthesize(rg, [cond], 1, seed=0, method="gan", regions="lung")
+    assert capped.radiograph.provenance[-1].parameters["density_cap_levels"] == [round(level, 4)]
+    assert np.all(capped.radiograph.image <= free.radiograph.image + 1e-6)
+    assert np.median(capped.radiograph.image[m]) < np.median(free.radiograph.image[m]) - 0.02
+    assert np.median(capped.radiograph.image[m]) <= level + 0.02
+    np.testing.assert_array_equal(capped.mask, free.mask)
