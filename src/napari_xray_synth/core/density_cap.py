@@ -17,6 +17,8 @@ and it is not scaled where it stays below the level (the simulator's own effusio
 from __future__ import annotations
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 from scipy import ndimage
 
 from napari_xray_synth.core.lung_field import LungFields
@@ -78,9 +80,22 @@ def cap_to_level(
     if not delta.any():
         return out
     sigma = max(SMOOTH_MM / px, 1.0)
-    base = ndimage.gaussian_filter(b, sigma)
-    rise = ndimage.gaussian_filter(delta, sigma)
+    # the comparison is smooth at SMOOTH_MM: made on a block-averaged grid, its factor upsampled
+    f = max(int(sigma // 4), 1)
+    base, rise = (ndimage.gaussian_filter(_block_mean(x, f), sigma / f) for x in (b, delta))
     room = np.maximum(level - base, 0.0)
-    scale = np.where(rise > room, room / np.maximum(rise, 1e-6), 1.0)
+    scale = np.where(rise > room, room / np.maximum(rise, 1e-6), 1.0).astype(np.float32)
+    if f > 1:
+        t = torch.from_numpy(scale)[None, None]
+        scale = F.interpolate(t, size=b.shape, mode="bilinear", align_corners=False)[0, 0].numpy()
     out[box] = a - delta * (1.0 - scale)
     return out
+
+
+def _block_mean(x: np.ndarray, f: int) -> np.ndarray:
+    """Mean over ``f x f`` blocks (the last partial blocks padded with the edge)."""
+    if f == 1:
+        return x
+    h, w = x.shape
+    x = np.pad(x, ((0, -h % f), (0, -w % f)), mode="edge")
+    return x.reshape(x.shape[0] // f, f, x.shape[1] // f, f).mean(axis=(1, 3))
