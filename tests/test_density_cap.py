@@ -1,8 +1,9 @@
 """The soft-tissue ceiling on the GAN's brightening of effusion and consolidation."""
 
 import numpy as np
+import pytest
 
-from napari_xray_synth.core.density_cap import cap_to_level, soft_tissue_level
+from napari_xray_synth.core.density_cap import TissueLevels, cap_to_level, soft_tissue_level
 from napari_xray_synth.core.lung_field import LungFields
 
 
@@ -21,8 +22,9 @@ def _film():
 def test_level_is_the_tissue_under_the_lung():
     img, fields = _film()
     img[230:, 200:] = 0.9  # the band under the left lung (10-40 mm below it) is partly brighter
-    assert abs(soft_tissue_level(img, fields, "right", 1.0) - 0.7) < 1e-6
-    assert 0.7 < soft_tissue_level(img, fields, "left", 1.0) <= 0.9
+    assert soft_tissue_level(img, fields, "right", 1.0) == pytest.approx((0.7, 0.7))
+    level, top = soft_tissue_level(img, fields, "left", 1.0)
+    assert 0.7 < level <= top <= 0.9
 
 
 def test_no_level_without_a_threshold_lung_field():
@@ -47,6 +49,13 @@ def test_cap_limits_a_bright_lesion_and_leaves_a_faint_one():
     dark = img.copy()
     dark[150:200, 40:130] -= 0.1  # darkening (a pneumothorax-like change) is not capped
     np.testing.assert_array_equal(cap_to_level(img, dark, 0.7, 1.0, box), dark)
+    # with a top, no single pixel of the lesion passes it; those under the level are kept
+    speck = img.copy()
+    speck[150:200, 40:130] += 0.2
+    speck[170, 80] = 0.99  # one bright speck over a lesion that is at the level on average
+    out = cap_to_level(img, speck, TissueLevels(0.7, 0.8), 1.0, box)
+    assert out[150:200, 40:130].max() < 0.8
+    np.testing.assert_array_equal(out[150:200, 40:130] <= 0.7, speck[150:200, 40:130] <= 0.7)
     outside = bright.copy()
     outside[10:20, 10:20] += 0.5  # outside the box nothing is touched
     out = cap_to_level(img, outside, 0.7, 1.0, box)
@@ -67,12 +76,15 @@ def test_gan_effusion_is_capped_at_the_level_of_its_film(monkeypatch):
     (free,) = synth_mod.synthesize(rg, [cond], 1, seed=0, method="gan", regions="lung")
     m = free.mask > 0
     params = free.radiograph.provenance[-1].parameters
-    assert "percentile" in params["density_cap"] and params["density_cap_levels"][0] > 0.3
+    assert "percentile" in params["density_cap"] and params["density_cap_levels"][0][0] > 0.3
     # a film whose tissue is barely brighter than its lung base: the cap must bind
     level = float(np.median(rg.image[m])) + 0.02
-    monkeypatch.setattr(synth_mod, "soft_tissue_level", lambda *a: level)
+    top = level + 0.05
+    monkeypatch.setattr(synth_mod, "soft_tissue_level", lambda *a: TissueLevels(level, top))
     (capped,) = synth_mod.synthesize(rg, [cond], 1, seed=0, method="gan", regions="lung")
-    assert capped.radiograph.provenance[-1].parameters["density_cap_levels"] == [round(level, 4)]
+    levels = capped.radiograph.provenance[-1].parameters["density_cap_levels"]
+    assert levels == [[round(level, 4), round(top, 4)]]
+    assert capped.radiograph.image[m].max() <= max(top, rg.image[m].max()) + 1e-6
     assert np.all(capped.radiograph.image <= free.radiograph.image + 1e-6)
     assert np.median(capped.radiograph.image[m]) < np.median(free.radiograph.image[m]) - 0.02
     assert np.median(capped.radiograph.image[m]) <= level + 0.02

@@ -4,7 +4,8 @@
 
 The scene: a simulated chest (the plugin's sample data), a GAN variant with a nodule made by the
 Synthesize widget's core call, its mask, and the Compare widget showing the 1 - SSIM overlay of
-the variant against its source. ``--image FILE`` uses a file of yours instead of the sample.
+the variant against its source. ``--image FILE`` uses a file of yours instead of the sample;
+``--no-compare`` leaves the Compare widget out, so that the variant itself is seen.
 """
 
 from __future__ import annotations
@@ -33,6 +34,9 @@ def main() -> None:
     parser.add_argument("--at", default="560,640", help="lesion centre ROW,COL")
     parser.add_argument("--size-mm", type=float, default=22.0)
     parser.add_argument("--pathology", default="nodule", help="which lesion to put in")
+    parser.add_argument(
+        "--no-compare", action="store_true", help="leave the Compare widget and its overlay out"
+    )
     args = parser.parse_args()
 
     viewer = napari.Viewer(show=True)
@@ -53,10 +57,11 @@ def main() -> None:
     mask_layer = viewer.add_labels(data, **kw)
     mask_layer.contour = 2
     viewer.window.add_plugin_dock_widget("napari-xray-synth", "Synthesize")
-    _, compare = viewer.window.add_plugin_dock_widget("napari-xray-synth", "Compare")
-    compare.layer_a.value = viewer.layers[f"{source.name} {p} v0"]
-    compare.layer_b.value = source
-    compare.lesion.value = mask_layer
+    if not args.no_compare:
+        _, compare = viewer.window.add_plugin_dock_widget("napari-xray-synth", "Compare")
+        compare.layer_a.value = viewer.layers[f"{source.name} {p} v0"]
+        compare.layer_b.value = source
+        compare.lesion.value = mask_layer
     napari.qt.get_qapp().processEvents()
     r0, c0 = row * (rg.spacing or (1, 1))[0], col * (rg.spacing or (1, 1))[1]
     camera = viewer.scene.camera if hasattr(viewer, "scene") else viewer.camera

@@ -7,39 +7,55 @@ GAN learned how much to add from the simulator, whose lung bases are dark; on a 
 base is already bright (breast and chest-wall overlap), the same residual overshoots into a flat
 white plate.
 
-:func:`soft_tissue_level` estimates that tissue's brightness as a high percentile of the band
-10 to 40 mm below the lung field's lowest pixel, column by column, on the lesion's side.
-:func:`cap_to_level` then scales the residual down, locally (smoothed over ``SMOOTH_MM``), where
-the smoothed variant would be brighter than that level: the lesion keeps its texture and shape,
-and it is not scaled where it stays below the level (the simulator's own effusions do).
+:func:`soft_tissue_level` estimates that tissue's brightness from the band 10 to 40 mm below the
+lung field's lowest pixel, column by column, on the lesion's side: a level (a high percentile)
+and a top (the band's near-maximum). :func:`cap_to_level` then scales the residual down,
+locally, where the lesion's brightened pixels averaged over ``SMOOTH_MM`` would be brighter than
+the level (the lesion keeps its texture and shape, and it is not scaled where it stays below:
+the simulator's own effusions do), and rolls single pixels off smoothly towards the top, so
+that no speck of the lesion is whiter than the whitest tissue under the dome.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from napari_xray_synth.core.lung_field import LungFields
+from napari_xray_synth.core.lung_field import BELOW_BAND_MM, LungFields, tissue_level_below
 
 #: Pathologies whose brightening is capped at the soft-tissue level.
 CAPPED = frozenset({"effusion", "consolidation"})
 #: The band below the lung field that is the reference (mm from its lowest pixel).
-BAND_MM = (10.0, 40.0)
+BAND_MM = BELOW_BAND_MM
 #: Percentile of the band taken as the level (the tissue varies; the upper part of it is allowed).
 LEVEL_PERCENTILE = 90.0
+#: Percentile of the band no pixel of the lesion may pass (approached smoothly from the level).
+TOP_PERCENTILE = 99.5
 #: Scale (mm) over which the variant's brightness is compared with the level.
 SMOOTH_MM = 5.0
 #: The rule in words, for the provenance.
 RULE = (
     f"GAN brightening of {', '.join(sorted(CAPPED))} capped at the {LEVEL_PERCENTILE:g}th "
     f"percentile of the band {BAND_MM[0]:g}-{BAND_MM[1]:g} mm below the lung field "
-    f"(smoothed over {SMOOTH_MM:g} mm)"
+    f"(averaged over {SMOOTH_MM:g} mm), single pixels rolled off towards its "
+    f"{TOP_PERCENTILE:g}th percentile"
 )
 
 
-def soft_tissue_level(image: np.ndarray, fields: LungFields, side: str, px: float) -> float | None:
+class TissueLevels(NamedTuple):
+    """Brightness of the tissue under a lung: the cap of the lesion's average, and the top."""
+
+    level: float
+    top: float
+
+
+def soft_tissue_level(
+    image: np.ndarray, fields: LungFields, side: str, px: float
+) -> TissueLevels | None:
     """Brightness of the tissue under the ``side`` lung, or None without a threshold lung field.
 
     Parameters
@@ -56,24 +72,23 @@ def soft_tissue_level(image: np.ndarray, fields: LungFields, side: str, px: floa
     if fields.method != "threshold":
         return None
     lung = fields.side(side)
-    cols = np.nonzero(lung.any(axis=0))[0]
-    if cols.size == 0:
-        return None
-    h = lung.shape[0]
-    bottom = h - 1 - np.argmax(lung[::-1, cols], axis=0)
-    a, b = (max(round(mm / px), 1) for mm in BAND_MM)
-    parts = [image[min(r + a, h) : min(r + b, h), c] for c, r in zip(cols, bottom, strict=True)]
-    band = np.concatenate(parts) if parts else np.empty(0)
-    if band.size < 16:  # the lung reaches the bottom of the film: no tissue under it
-        return None
-    return float(np.percentile(band, LEVEL_PERCENTILE))
+    level = tissue_level_below(image, lung, px, LEVEL_PERCENTILE)
+    top = tissue_level_below(image, lung, px, TOP_PERCENTILE)
+    return None if level is None or top is None else TissueLevels(level, max(top, level))
 
 
 def cap_to_level(
-    before: np.ndarray, after: np.ndarray, level: float, px: float, box: tuple[slice, slice]
+    before: np.ndarray,
+    after: np.ndarray,
+    levels: TissueLevels | float,
+    px: float,
+    box: tuple[slice, slice],
 ) -> np.ndarray:
-    """``after`` with its brightening over ``before`` scaled so that, smoothed, it stays at or
-    below ``level`` inside ``box`` (where the lesion was drawn); darkening is left as it is."""
+    """``after`` with its brightening over ``before`` scaled so that, averaged over the brightened
+    pixels near each point, it stays at or below ``level`` inside ``box`` (where the lesion was
+    drawn), and single brightened pixels above the level rolled off smoothly towards ``top``;
+    darkening is left as it is. A bare float is a level with no top."""
+    level, top = (levels, None) if isinstance(levels, float) else levels
     out = after.copy()
     b, a = before[box].astype(np.float32), after[box].astype(np.float32)
     delta = np.maximum(a - b, 0.0)
@@ -82,13 +97,24 @@ def cap_to_level(
     sigma = max(SMOOTH_MM / px, 1.0)
     # the comparison is smooth at SMOOTH_MM: made on a block-averaged grid, its factor upsampled
     f = max(int(sigma // 4), 1)
-    base, rise = (ndimage.gaussian_filter(_block_mean(x, f), sigma / f) for x in (b, delta))
+    # averages over the brightened pixels only (normalised convolution), so that a thin lesion
+    # (a meniscus in the costophrenic angle) is not diluted by the untouched pixels around it
+    w = (delta > 1e-4).astype(np.float32)
+    wb, wd, ww = (ndimage.gaussian_filter(_block_mean(x, f), sigma / f) for x in (b * w, delta, w))
+    ww = np.maximum(ww, 1e-3)
+    base, rise = wb / ww, wd / ww
     room = np.maximum(level - base, 0.0)
     scale = np.where(rise > room, room / np.maximum(rise, 1e-6), 1.0).astype(np.float32)
     if f > 1:
         t = torch.from_numpy(scale)[None, None]
         scale = F.interpolate(t, size=b.shape, mode="bilinear", align_corners=False)[0, 0].numpy()
-    out[box] = a - delta * (1.0 - scale)
+    capped = a - delta * (1.0 - scale)
+    if top is not None and top > level:
+        # a soft shoulder: identity up to the level, never past the top, never below the input
+        span = top - level
+        rolled = level + span * np.tanh(np.maximum(capped - level, 0.0) / span)
+        capped = np.where((delta > 0) & (capped > level), np.maximum(rolled, b), capped)
+    out[box] = capped
     return out
 
 

@@ -20,7 +20,13 @@ from typing import Any
 import numpy as np
 
 from napari_xray_synth.core.conditions import LABELS, Condition
-from napari_xray_synth.core.density_cap import CAPPED, RULE, cap_to_level, soft_tissue_level
+from napari_xray_synth.core.density_cap import (
+    CAPPED,
+    RULE,
+    TissueLevels,
+    cap_to_level,
+    soft_tissue_level,
+)
 from napari_xray_synth.core.errors import InputError, PlacementError
 from napari_xray_synth.core.lung_field import LungFields, estimate_lung_fields
 from napari_xray_synth.core.models import TRAIN_HINTS
@@ -226,7 +232,7 @@ class _Engine:
     def _region(self, i: int) -> np.ndarray | None:
         return None if self.regions is None else self.regions[i]
 
-    def _tissue_levels(self, fields: LungFields | None) -> list[float | None]:
+    def _tissue_levels(self, fields: LungFields | None) -> list[TissueLevels | None]:
         """Per condition, the brightness its GAN lesion is capped at (:mod:`density_cap`)."""
         if not any(c.pathology in CAPPED for c in self.conds):
             return [None] * len(self.conds)
@@ -283,7 +289,7 @@ class _Engine:
             if any(v is not None for v in self.levels):
                 params["density_cap"] = RULE
                 params["density_cap_levels"] = [
-                    None if v is None else round(v, 4) for v in self.levels
+                    None if v is None else [round(v.level, 4), round(v.top, 4)] for v in self.levels
                 ]
             model_id, sha = self.gan.model_id, self.gan.sha256
         else:
