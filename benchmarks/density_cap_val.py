@@ -13,29 +13,19 @@ measured (no truth): docs/synth.md.
 
 from __future__ import annotations
 
-import argparse
-
 import eval_synth
 import numpy as np
-import torch
+from validation_cases import load_validation_cases
 
 from napari_xray_synth.core import density_cap
 from napari_xray_synth.core import synthesize as synth_mod
 from napari_xray_synth.core.radiograph import Radiograph
 
-VALIDATION_SEED = 800_000
 PERCENTILES = (None, 50.0, 70.0, 80.0, 90.0)
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cases", type=int, default=36)
-    ap.add_argument("--size", type=int, default=1024)
-    ap.add_argument("--cache", default=None, help="stem of a case cache (.npz + .json)")
-    args = ap.parse_args()
-    torch.set_num_threads(1)
-    eval_synth.EVAL_SEED = VALIDATION_SEED
-    cases = eval_synth.held_out_cases(args.cases, args.size, args.cache)
+    cases = load_validation_cases()
     shipped, cap = density_cap.LEVEL_PERCENTILE, synth_mod.cap_to_level
     res: dict[tuple[str, float | None], list[tuple[float, float]]] = {}
     try:

@@ -10,29 +10,18 @@ the mask (PSNR, SSIM). This is how ``synth_gan.GUIDED_UPSAMPLING`` was chosen.
 
 from __future__ import annotations
 
-import argparse
-
 import eval_synth
 import numpy as np
-import torch
+from validation_cases import load_validation_cases
 
 from napari_xray_synth.core import synth_gan
 from napari_xray_synth.core.conditions import PATHOLOGIES
 from napari_xray_synth.core.radiograph import Radiograph
 from napari_xray_synth.core.synthesize import synthesize
 
-VALIDATION_SEED = 800_000
-
 
 def main() -> None:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--cases", type=int, default=36)
-    ap.add_argument("--size", type=int, default=1024)
-    ap.add_argument("--cache", default=None, help="stem of a case cache (.npz + .json)")
-    args = ap.parse_args()
-    torch.set_num_threads(1)
-    eval_synth.EVAL_SEED = VALIDATION_SEED
-    cases = eval_synth.held_out_cases(args.cases, args.size, args.cache)
+    cases = load_validation_cases()
     shipped = synth_gan.GUIDED_UPSAMPLING
     res: dict[tuple[str, str], list[tuple[float, float]]] = {}
     try:
