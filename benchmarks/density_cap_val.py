@@ -1,13 +1,14 @@
-"""The soft-tissue ceiling of GAN effusions and consolidations per percentile, validation chests.
+"""The soft-tissue ceiling of GAN lesions (effusion, consolidation, cardiomegaly) per percentile.
 
     PYTHONPATH=src python benchmarks/density_cap_val.py [--cases 36] [--cache STEM]
 
 Validation chests are simulator seeds 800000.. (not the evaluation set of eval_synth.py, which
-uses 900000..). For each effusion and consolidation chest two GAN variants are made without the
-cap and with the level at each percentile of the band under the lung field
-(``core/density_cap.py``), and compared with the simulator's diseased image inside the mask
-(PSNR, SSIM). The simulator's own effusions are as bright as they are: the shipped percentile
-is the lowest that costs them nothing. How far it holds a real film's lesion down is seen, not
+uses 900000..). For each effusion, consolidation and cardiomegaly chest two GAN variants are
+made without the cap and with the level at each percentile (of the band under the lung field;
+for cardiomegaly, of the old heart shadow in its mask: ``core/density_cap.py``), and compared
+with the simulator's diseased image inside the mask (PSNR, SSIM). The simulator's own lesions
+are as bright as they are: the shipped percentile is the lowest that costs its effusions
+nothing. How far it holds a real film's lesion down is seen, not
 measured (no truth): docs/synth.md.
 """
 
@@ -22,6 +23,7 @@ from napari_xray_synth.core import synthesize as synth_mod
 from napari_xray_synth.core.radiograph import Radiograph
 
 PERCENTILES = (None, 50.0, 70.0, 80.0, 90.0)
+CAPPED = density_cap.CAPPED | density_cap.CAPPED_AT_HEART
 
 
 def main() -> None:
@@ -35,7 +37,7 @@ def main() -> None:
             else:
                 synth_mod.cap_to_level, density_cap.LEVEL_PERCENTILE = cap, pct
             for i, c in enumerate(cases):
-                if c["cond"].pathology not in density_cap.CAPPED:
+                if c["cond"].pathology not in CAPPED:
                     continue
                 rg = Radiograph(c["x"], (c["px"], c["px"]), "simulator")
                 variants = synth_mod.synthesize(
@@ -54,7 +56,7 @@ def main() -> None:
         + " |"
     )
     print("|---|" + "---|" * len(PERCENTILES))
-    for path in sorted(density_cap.CAPPED):
+    for path in sorted(CAPPED):
         cells = [np.mean(res[(path, p)], axis=0) for p in PERCENTILES]
         print(f"| {path} | " + " | ".join(f"{m[0]:.2f} / {m[1]:.4f}" for m in cells) + " |")
 

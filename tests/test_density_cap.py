@@ -3,7 +3,12 @@
 import numpy as np
 import pytest
 
-from napari_xray_synth.core.density_cap import TissueLevels, cap_to_level, soft_tissue_level
+from napari_xray_synth.core.density_cap import (
+    TissueLevels,
+    cap_to_level,
+    heart_level,
+    soft_tissue_level,
+)
 from napari_xray_synth.core.lung_field import LungFields
 
 
@@ -89,3 +94,15 @@ def test_gan_effusion_is_capped_at_the_level_of_its_film(monkeypatch):
     assert np.median(capped.radiograph.image[m]) < np.median(free.radiograph.image[m]) - 0.02
     assert np.median(capped.radiograph.image[m]) <= level + 0.02
     np.testing.assert_array_equal(capped.mask, free.mask)
+
+
+def test_an_enlarged_heart_is_held_to_the_old_heart_shadow():
+    img, fields = _film()
+    img[60:200, 130:170] = 0.6  # the heart between the lungs
+    mask = np.zeros(img.shape, bool)
+    mask[100:200, 100:200] = True  # an enlarged heart reaching into both lungs
+    level, top = heart_level(img, fields, mask)
+    assert level == pytest.approx(0.6) and top == pytest.approx(0.6)
+    template = LungFields(right=fields.right, left=fields.left, method="template")
+    assert heart_level(img, template, mask) is None
+    assert heart_level(img, fields, mask & fields.both) is None  # no old heart in the mask

@@ -13,7 +13,9 @@ and a top (the band's near-maximum). :func:`cap_to_level` then scales the residu
 locally, where the lesion's brightened pixels averaged over ``SMOOTH_MM`` would be brighter than
 the level (the lesion keeps its texture and shape, and it is not scaled where it stays below:
 the simulator's own effusions do), and rolls single pixels off smoothly towards the top, so
-that no speck of the lesion is whiter than the whitest tissue under the dome.
+that no speck of the lesion is whiter than the whitest tissue under the dome. An enlarged heart
+is capped the same way at the brightness of the old heart shadow (:func:`heart_level`): it is
+the same tissue, more of it, not a brighter one.
 """
 
 from __future__ import annotations
@@ -27,8 +29,10 @@ from scipy import ndimage
 
 from napari_xray_synth.core.lung_field import BELOW_BAND_MM, LungFields, tissue_level_below
 
-#: Pathologies whose brightening is capped at the soft-tissue level.
+#: Pathologies whose brightening is capped at the soft-tissue level under the lung.
 CAPPED = frozenset({"effusion", "consolidation"})
+#: ... and at the brightness of the heart it grows from.
+CAPPED_AT_HEART = frozenset({"cardiomegaly"})
 #: The band below the lung field that is the reference (mm from its lowest pixel).
 BAND_MM = BELOW_BAND_MM
 #: Percentile of the band taken as the level (the tissue varies; the upper part of it is allowed).
@@ -40,8 +44,9 @@ SMOOTH_MM = 5.0
 #: The rule in words, for the provenance.
 RULE = (
     f"GAN brightening of {', '.join(sorted(CAPPED))} capped at the {LEVEL_PERCENTILE:g}th "
-    f"percentile of the band {BAND_MM[0]:g}-{BAND_MM[1]:g} mm below the lung field "
-    f"(averaged over {SMOOTH_MM:g} mm), single pixels rolled off towards its "
+    f"percentile of the band {BAND_MM[0]:g}-{BAND_MM[1]:g} mm below the lung field, of "
+    f"{', '.join(sorted(CAPPED_AT_HEART))} at that of the old heart shadow in its mask "
+    f"(averaged over {SMOOTH_MM:g} mm), single pixels rolled off towards the "
     f"{TOP_PERCENTILE:g}th percentile"
 )
 
@@ -75,6 +80,19 @@ def soft_tissue_level(
     level = tissue_level_below(image, lung, px, LEVEL_PERCENTILE)
     top = tissue_level_below(image, lung, px, TOP_PERCENTILE)
     return None if level is None or top is None else TissueLevels(level, max(top, level))
+
+
+def heart_level(image: np.ndarray, fields: LungFields, mask: np.ndarray) -> TissueLevels | None:
+    """Brightness of the heart an enlarged heart grows from: the film inside the cardiomegaly's
+    ``mask`` but outside both lung fields (the old heart shadow), or None (too little of it, or
+    template lung fields)."""
+    if fields.method != "threshold":
+        return None
+    old = image[mask & ~fields.both]
+    if old.size < 64:
+        return None
+    level, top = np.percentile(old, [LEVEL_PERCENTILE, TOP_PERCENTILE])
+    return TissueLevels(float(level), float(max(top, level)))
 
 
 def cap_to_level(

@@ -22,9 +22,11 @@ import numpy as np
 from napari_xray_synth.core.conditions import LABELS, Condition
 from napari_xray_synth.core.density_cap import (
     CAPPED,
+    CAPPED_AT_HEART,
     RULE,
     TissueLevels,
     cap_to_level,
+    heart_level,
     soft_tissue_level,
 )
 from napari_xray_synth.core.errors import InputError, PlacementError
@@ -234,17 +236,20 @@ class _Engine:
 
     def _tissue_levels(self, fields: LungFields | None) -> list[TissueLevels | None]:
         """Per condition, the brightness its GAN lesion is capped at (:mod:`density_cap`)."""
-        if not any(c.pathology in CAPPED for c in self.conds):
+        if not any(c.pathology in CAPPED | CAPPED_AT_HEART for c in self.conds):
             return [None] * len(self.conds)
         fields = fields or estimate_lung_fields(self.rg.image)
-        return [
-            soft_tissue_level(
-                self.rg.image, fields, c.side or _side_by_lung(fields, c.center), self.px
-            )
-            if c.pathology in CAPPED
-            else None
-            for c in self.conds
-        ]
+        levels: list[TissueLevels | None] = []
+        for c in self.conds:
+            if c.pathology in CAPPED:
+                side = c.side or _side_by_lung(fields, c.center)
+                levels.append(soft_tissue_level(self.rg.image, fields, side, self.px))
+            elif c.pathology in CAPPED_AT_HEART:
+                mask = self.mask == LABELS[c.pathology]
+                levels.append(heart_level(self.rg.image, fields, mask))
+            else:
+                levels.append(None)
+        return levels
 
     def _window_box(self, i: int) -> tuple[slice, slice]:
         w, (h, wd) = self.windows[i], self.rg.shape
