@@ -134,7 +134,8 @@ def held_out_cases(n: int, size: int, cache: str | None = None) -> list[dict]:
     """Simulated held-out cases (seeds EVAL_SEED + i), cached as .npz + .json when asked."""
     if cache and Path(cache).with_suffix(".npz").is_file():
         meta = json.loads(Path(cache).with_suffix(".json").read_text())
-        if meta["n"] == n and meta["size"] == size:
+        # the seed too: a validation cache (800000..) must never pass for the evaluation set
+        if meta["n"] == n and meta["size"] == size and meta.get("seed") == EVAL_SEED:
             z = np.load(Path(cache).with_suffix(".npz"), allow_pickle=False)
             cases = []
             for i, c in enumerate(meta["conditions"]):
@@ -163,6 +164,7 @@ def held_out_cases(n: int, size: int, cache: str | None = None) -> list[dict]:
                 dict(
                     n=n,
                     size=size,
+                    seed=EVAL_SEED,
                     px=[c["px"] for c in cases],
                     conditions=[c["cond"].to_dict() for c in cases],
                 )

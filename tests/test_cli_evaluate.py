@@ -141,3 +141,5 @@ def test_cli_train_classifier_with_lesion_maps(tmp_path, monkeypatch, capsys):
     assert rc != 0
     assert "stage must be 0..6, not 9" in capsys.readouterr().err
     assert not (tmp_path / "bad.safetensors").exists()
+    rc = main([*args[:3], str(tmp_path / "bad"), *args[4:], "--locate-weight", "nan"])
+    assert rc != 0 and "must be finite" in capsys.readouterr().err

@@ -48,6 +48,9 @@ def test_cap_limits_a_bright_lesion_and_leaves_a_faint_one():
     capped = cap_to_level(img, bright, 0.7, 1.0, box)
     assert capped[160:190, 60:110].max() < 0.75
     assert capped[160:190, 60:110].min() > 0.6  # still dense: the lesion is there
+    # a level given as a bare number of any numeric type caps the same way
+    for level in (np.float32(0.7), 0.7):
+        np.testing.assert_allclose(cap_to_level(img, bright, level, 1.0, box), capped, atol=1e-6)
     faint = img.copy()
     faint[150:200, 40:130] += 0.2  # stays under the level: untouched
     np.testing.assert_array_equal(cap_to_level(img, faint, 0.7, 1.0, box), faint)
@@ -106,3 +109,17 @@ def test_an_enlarged_heart_is_held_to_the_old_heart_shadow():
     template = LungFields(right=fields.right, left=fields.left, method="template")
     assert heart_level(img, template, mask) is None
     assert heart_level(img, fields, mask & fields.both) is None  # no old heart in the mask
+
+
+def test_gan_cardiomegaly_is_capped_at_its_old_heart():
+    from napari_xray_synth.core.radiograph import Radiograph
+    from napari_xray_synth.core.simulate import simulate_chest
+    from napari_xray_synth.core.synthesize import synthesize
+
+    case = simulate_chest(11, 256, conditions=["cardiomegaly"])
+    cond = case.conditions[0]
+    rg = Radiograph(np.asarray(case.healthy.image, np.float32), (case.spacing,) * 2, "film")
+    (v,) = synthesize(rg, [cond], 1, seed=0, method="gan")
+    ((level, top),) = v.radiograph.provenance[-1].parameters["density_cap_levels"]
+    old_heart = rg.image[(v.mask > 0) & (np.asarray(case.lung_sides) == 0)]
+    assert np.percentile(old_heart, 50) <= level <= top <= old_heart.max() + 1e-6

@@ -137,3 +137,13 @@ def test_lesion_region_takes_the_aerated_recess_but_not_the_tissue_under_the_dom
     assert region[272, 67]  # the recess, aerated, is in
     assert not region[285:, 100:180].any()  # the tissue under the dome is not
     assert not region[290:].any()
+
+
+def test_lesion_region_stops_at_the_dome_above_a_dark_pocket():
+    img = np.full((400, 400), 0.8, np.float32)
+    img[60:260, 60:180] = 0.2
+    img[60:260, 220:340] = 0.2
+    img[268:285, 300:340] = 0.25  # gas under the left dome, 8 px of bright dome between
+    fields = estimate_lung_fields(img)
+    region = fields.lesion_region("left", 1.0)
+    assert not region[270:285, 310:340].any()  # not connected to the lung: not lung

@@ -240,3 +240,14 @@ def test_lesion_maps_past_the_last_stage_are_refused(tmp_path):
         tc.train_classifier(
             tmp_path / "x", tiny(locate_stage=4), sampler=masked_sampler, device="cpu"
         )
+
+
+def test_lesion_maps_fit_any_input_size(tmp_path):
+    # 36 px through three stride-2 stages is 5 cells (rounded up at each stage), not 36 // 8
+    cfg = tiny(steps=2, size=36, locate_stage=3, heldout=8)
+    card = tc.train_classifier(tmp_path / "m", cfg, sampler=masked_sampler, device="cpu")
+    assert card["config"]["locate_stage"] == 3
+    net = load_model(tmp_path / "m").module
+    with torch.no_grad():
+        _, maps = net(torch.as_tensor(masked_sampler(1)[0]), with_maps=True)
+    assert maps.shape[-2:] == (5, 5)

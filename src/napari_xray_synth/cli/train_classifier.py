@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import shlex
 
 from napari_xray_synth.cli.progress_bar import progress_bar
@@ -87,9 +88,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.steps < 1 or args.batch < 1 or args.heldout < 2:
         raise InputError("--steps and --batch must be at least 1, --heldout at least 2")
-    if min(args.locate_stage, args.locate_weight, args.locate_pos_weight) < 0:
+    weights = (args.locate_weight, args.locate_pos_weight)
+    if args.locate_stage < 0 or not all(math.isfinite(w) and w >= 0 for w in weights):
         raise InputError(
-            "--locate-stage, --locate-weight and --locate-pos-weight must not be negative"
+            "--locate-stage, --locate-weight and --locate-pos-weight must be finite, not negative"
         )
     cfg = ClassifierConfig(
         steps=args.steps,

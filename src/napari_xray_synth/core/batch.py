@@ -42,6 +42,7 @@ import numpy as np
 from napari_xray_synth.core.atomic import atomic_path
 from napari_xray_synth.core.batch_sources import Source, list_sources
 from napari_xray_synth.core.conditions import PATHOLOGIES
+from napari_xray_synth.core.density_cap import RULE as DENSITY_CAP_RULE
 from napari_xray_synth.core.errors import InputError, ModelError, XraySynthError
 from napari_xray_synth.core.export.dataset import ExportItem, safe_name, write_item
 from napari_xray_synth.core.export.deidentify import UidMap
@@ -464,6 +465,7 @@ def _check_settings(out_dir: Path, config: AugmentConfig) -> None:
     mine = {k: v for k, v in asdict(config).items() if k in FIXED_SETTINGS}
     mine["pathologies"] = list(mine["pathologies"])
     mine["lesion_region"] = LESION_REGION_RULE  # how lesions are clipped: items must agree
+    mine["density_cap"] = DENSITY_CAP_RULE  # and how bright the GAN may draw them
     if path.is_file():
         try:
             theirs = json.loads(path.read_text(encoding="utf-8"))

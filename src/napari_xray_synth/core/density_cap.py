@@ -106,7 +106,7 @@ def cap_to_level(
     pixels near each point, it stays at or below ``level`` inside ``box`` (where the lesion was
     drawn), and single brightened pixels above the level rolled off smoothly towards ``top``;
     darkening is left as it is. A bare float is a level with no top."""
-    level, top = (levels, None) if isinstance(levels, float) else levels
+    level, top = levels if isinstance(levels, TissueLevels) else (float(levels), None)
     out = after.copy()
     b, a = before[box].astype(np.float32), after[box].astype(np.float32)
     delta = np.maximum(a - b, 0.0)

@@ -170,7 +170,9 @@ def _batch(
     x, y = torch.cat(xs).to(device), torch.as_tensor(np.stack(ys)).to(device)
     if not net.locate_stage or any(m is None for m in ms):
         return x, y, None
-    cells = max(net.size // 2**net.locate_stage, 1)
+    cells = net.size
+    for _ in range(net.locate_stage):  # each stage: a 3x3 stride-2 convolution, padding 1
+        cells = (cells + 1) // 2
     onehot = np.stack([np.stack([m == k for k in range(1, len(CLASSES))]) for m in ms])
     target = F.adaptive_avg_pool2d(torch.as_tensor(onehot, dtype=torch.float32), (cells, cells))
     return x, y, target.to(device)
@@ -253,10 +255,12 @@ def _load_checkpoint(
     old = state["config"]
     keys = ("size", "width", "stages", "features_dim", "batch", "seed", "sim_size", "data")
     keys += ("locate_stage", "locate_weight", "locate_pos_weight")
+    # checkpoints from before the lesion maps lack their keys: they had none
+    defaults = {"locate_stage": 0, "locate_weight": 1.0, "locate_pos_weight": 1.0}
     for key in (*keys, "standardize"):
-        if old.get(key) != getattr(cfg, key):
+        if old.get(key, defaults.get(key)) != getattr(cfg, key):
             raise InputError(
-                f"the checkpoint was trained with {key}={old.get(key)!r}, not "
+                f"the checkpoint was trained with {key}={old.get(key, defaults.get(key))!r}, not "
                 f"{getattr(cfg, key)!r}; resume with the same settings or start afresh",
                 work,
             )
@@ -328,7 +332,8 @@ def train_classifier(
         Start from these weights (a saved classifier, any input size: the network is fully
         convolutional), e.g. to fine-tune a 256 px model at 512 px. Ignored when resuming.
     sampler : callable, optional
-        ``seed -> (image, pathologies)``; default the chest simulator (:func:`sim_sampler`).
+        ``seed -> (image, pathologies)`` or ``(image, pathologies, label image)`` (the label
+        image trains the lesion maps); default the chest simulator (:func:`sim_sampler`).
     device : str
         "auto", "cpu", "cuda" or "mps".
     command : str
