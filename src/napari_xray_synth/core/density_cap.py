@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from napari_xray_synth.core.lung_field import BELOW_BAND_MM, LungFields, tissue_level_below
+from napari_xray_synth.core.lung_field import BELOW_BAND_MM, LungFields, tissue_below
 
 #: Pathologies whose brightening is capped at the soft-tissue level under the lung.
 CAPPED = frozenset({"effusion", "consolidation"})
@@ -76,10 +76,13 @@ def soft_tissue_level(
     """
     if fields.method != "threshold":
         return None
-    lung = fields.side(side)
-    level = tissue_level_below(image, lung, px, LEVEL_PERCENTILE)
-    top = tissue_level_below(image, lung, px, TOP_PERCENTILE)
-    return None if level is None or top is None else TissueLevels(level, max(top, level))
+    band = tissue_below(image, fields.side(side), px)
+    return None if band is None else _levels(band)
+
+
+def _levels(tissue: np.ndarray) -> TissueLevels:
+    level, top = np.percentile(tissue, [LEVEL_PERCENTILE, TOP_PERCENTILE])
+    return TissueLevels(float(level), float(max(top, level)))
 
 
 def heart_level(image: np.ndarray, fields: LungFields, mask: np.ndarray) -> TissueLevels | None:
@@ -89,10 +92,7 @@ def heart_level(image: np.ndarray, fields: LungFields, mask: np.ndarray) -> Tiss
     if fields.method != "threshold":
         return None
     old = image[mask & ~fields.both]
-    if old.size < 64:
-        return None
-    level, top = np.percentile(old, [LEVEL_PERCENTILE, TOP_PERCENTILE])
-    return TissueLevels(float(level), float(max(top, level)))
+    return _levels(old) if old.size >= 64 else None
 
 
 def cap_to_level(

@@ -76,6 +76,23 @@ class LungFields:
         """Both lungs."""
         return self.right | self.left
 
+    def side_at(self, center: tuple[float, float]) -> str:
+        """The patient's side whose lung field holds ``center`` (row, col), or the nearer one."""
+        shape = self.right.shape
+        r, c = (min(max(round(v), 0), n - 1) for v, n in zip(center, shape, strict=True))
+        for side in ("right", "left"):
+            if self.side(side)[r, c]:
+                return side
+        step = max(1, max(shape) // 256)
+        best, pick = np.inf, "right"
+        for side in ("right", "left"):
+            pts = np.argwhere(self.side(side)[::step, ::step]) * step
+            if len(pts):
+                d = float(np.min((pts[:, 0] - center[0]) ** 2 + (pts[:, 1] - center[1]) ** 2))
+                if d < best:
+                    best, pick = d, side
+        return pick
+
     def lesion_region(self, side: str, px: float) -> np.ndarray:
         """Where a lung-filling lesion on ``side`` may go (see the module docstring).
 
@@ -109,11 +126,9 @@ class LungFields:
         return resize(grown.astype(np.float32), shape, order=1) > 0.5
 
 
-def tissue_level_below(
-    image: np.ndarray, lung: np.ndarray, px: float, percentile: float = 50.0
-) -> float | None:
-    """A percentile of ``image`` in the band 10-40 mm below ``lung``'s lowest pixel, column by
-    column: the water-equivalent tissue under the dome (None when the film ends first)."""
+def tissue_below(image: np.ndarray, lung: np.ndarray, px: float) -> np.ndarray | None:
+    """The film in the band 10-40 mm below ``lung``'s lowest pixel, column by column: the
+    water-equivalent tissue under the dome (None when the film ends first)."""
     cols = np.nonzero(lung.any(axis=0))[0]
     if cols.size == 0:
         return None
@@ -122,17 +137,15 @@ def tissue_level_below(
     a, b = (max(round(mm / px), 1) for mm in BELOW_BAND_MM)
     parts = [image[min(r + a, h) : min(r + b, h), c] for c, r in zip(cols, bottom, strict=True)]
     band = np.concatenate(parts)
-    if band.size < 16:
-        return None
-    return float(np.percentile(band, percentile))
+    return band if band.size >= 16 else None
 
 
 def _aerated(image: np.ndarray, lung: np.ndarray, px: float) -> np.ndarray:
     """Pixels nearer the lung's brightness than the tissue's under it (all, if unknown)."""
-    tissue = tissue_level_below(image, lung, px)
-    if tissue is None:
+    band = tissue_below(image, lung, px)
+    if band is None:
         return np.ones(image.shape, bool)
-    return image < 0.5 * (float(np.median(image[lung])) + tissue)
+    return image < 0.5 * (float(np.median(image[lung])) + float(np.median(band)))
 
 
 def _extend_laterally_down(

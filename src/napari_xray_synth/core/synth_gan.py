@@ -74,6 +74,13 @@ class Window:
     maps: np.ndarray  # (C, W, W) condition maps on the W grid
     feather: np.ndarray  # (W, W) in [0, 1]
 
+    def box(self, shape: tuple[int, int]) -> tuple[slice, slice]:
+        """The part of the window inside an image of ``shape`` (rows, cols)."""
+        return (
+            slice(max(self.r0, 0), min(self.r0 + self.side, shape[0])),
+            slice(max(self.c0, 0), min(self.c0 + self.side, shape[1])),
+        )
+
 
 def _resample(a: np.ndarray, size: int) -> np.ndarray:
     """Area-average (down) or bilinear (up) resampling of a 2-D array to ``size x size``."""
@@ -210,12 +217,11 @@ def paste(
         delta *= _resample(win.feather, win.side) > 0
     elif win.side != win.size:
         delta = _resample(delta, win.side)
-    h, w = image.shape
-    r0, c0 = win.r0, win.c0
-    rs0, cs0 = max(r0, 0), max(c0, 0)
-    rs1, cs1 = min(r0 + win.side, h), min(c0 + win.side, w)
+    rows, cols = win.box(image.shape)
     out = image.copy()
-    out[rs0:rs1, cs0:cs1] += delta[rs0 - r0 : rs1 - r0, cs0 - c0 : cs1 - c0]
+    out[rows, cols] += delta[
+        rows.start - win.r0 : rows.stop - win.r0, cols.start - win.c0 : cols.stop - win.c0
+    ]
     return np.clip(out, 0.0, 1.0)
 
 

@@ -112,24 +112,6 @@ def _check_count(n: Any, name: str) -> int:
 Regions = Sequence[np.ndarray | None] | str | LungFields | None
 
 
-def _side_by_lung(fields: LungFields, center: tuple[float, float]) -> str:
-    """The patient's side whose lung field holds ``center``, or the nearer one."""
-    shape = fields.right.shape
-    r, c = (min(max(round(v), 0), n - 1) for v, n in zip(center, shape, strict=True))
-    for side in ("right", "left"):
-        if fields.side(side)[r, c]:
-            return side
-    step = max(1, max(shape) // 256)
-    best, pick = np.inf, "right"
-    for side in ("right", "left"):
-        pts = np.argwhere(fields.side(side)[::step, ::step]) * step
-        if len(pts):
-            d = float(np.min((pts[:, 0] - center[0]) ** 2 + (pts[:, 1] - center[1]) ** 2))
-            if d < best:
-                best, pick = d, side
-    return pick
-
-
 def lung_regions(
     fields: LungFields, conds: Sequence[Condition], px: float
 ) -> tuple[list[np.ndarray | None], tuple[Condition, ...]]:
@@ -146,7 +128,7 @@ def lung_regions(
             regions.append(None)
             out.append(c)
             continue
-        side = c.side or _side_by_lung(fields, c.center)
+        side = c.side or fields.side_at(c.center)
         regions.append(fields.lesion_region(side, px))
         out.append(c if c.side == side else dataclasses.replace(c, side=side))
     return regions, tuple(out)
@@ -242,7 +224,7 @@ class _Engine:
         levels: list[TissueLevels | None] = []
         for c in self.conds:
             if c.pathology in CAPPED:
-                side = c.side or _side_by_lung(fields, c.center)
+                side = c.side or fields.side_at(c.center)
                 levels.append(soft_tissue_level(self.rg.image, fields, side, self.px))
             elif c.pathology in CAPPED_AT_HEART:
                 mask = self.mask == LABELS[c.pathology]
@@ -250,13 +232,6 @@ class _Engine:
             else:
                 levels.append(None)
         return levels
-
-    def _window_box(self, i: int) -> tuple[slice, slice]:
-        w, (h, wd) = self.windows[i], self.rg.shape
-        return (
-            slice(max(w.r0, 0), min(w.r0 + w.side, h)),
-            slice(max(w.c0, 0), min(w.c0 + w.side, wd)),
-        )
 
     def variant(self, index: int, seed: int, n_variants: int) -> Variant:
         vseed = variant_seed(seed, index)
@@ -270,7 +245,9 @@ class _Engine:
                     img, cond, self.px, self.scale, rng, self._region(i), self.windows[i]
                 )
                 if self.levels[i] is not None:
-                    img = cap_to_level(before, img, self.levels[i], self.px, self._window_box(i))
+                    img = cap_to_level(
+                        before, img, self.levels[i], self.px, self.windows[i].box(shape)
+                    )
             else:
                 box = self.boxes[i]
                 local = local_condition(cond, box, shape)
