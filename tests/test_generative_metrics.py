@@ -89,3 +89,19 @@ def test_bad_feature_input_is_an_input_error():
         gm.frechet_distance(np.full((3, 4), np.nan), np.zeros((5, 4)))
     with pytest.raises(InputError, match="lengths differ"):
         gm.frechet_distance(np.zeros((3, 4)), np.zeros((5, 3)))
+
+
+def test_extract_probabilities_count_the_lesion_maps():
+    # a classifier with lesion maps: its strongest cell feeds the logits, so extract's
+    # probabilities must be the forward pass's, not the pooled head's alone
+    torch.manual_seed(0)
+    net = build_classifier(size=32, width=4, stages=3, features_dim=8, locate_stage=2).eval()
+    with torch.no_grad():
+        net.locate_gain.fill_(3.0)
+    images = [np.random.default_rng(k).random((40, 40)).astype(np.float32) for k in range(3)]
+    out = gm.extract(net, images)
+    with torch.no_grad():
+        expected = torch.sigmoid(net(torch.as_tensor(np.stack(images)))).numpy()
+        head_only = torch.sigmoid(net.head(net.features(torch.as_tensor(np.stack(images)))))
+    np.testing.assert_allclose(out["probs"], expected, atol=1e-5)
+    assert np.abs(out["probs"] - head_only.numpy()).max() > 1e-3

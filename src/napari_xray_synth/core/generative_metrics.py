@@ -264,8 +264,9 @@ def extract(
             ]
         )
         with torch.no_grad():
-            f = model.features(x)
-            p = torch.sigmoid(model.head(f))
+            # the whole forward pass: a lesion-map head's strongest cell counts in the logits
+            f, logits, _ = model.features_and_logits(x)
+            p = torch.sigmoid(logits)
         feats.append(f.cpu().numpy())
         probs.append(p.cpu().numpy())
         report(progress, min(i + batch, n), n)

@@ -149,12 +149,19 @@ class PathologyClassifier(nn.Module):
         With ``with_maps``, also the lesion-map logits (N, n_classes - 1, h, w), None without a
         map head (training needs both from one pass).
         """
+        _, logits, maps = self.features_and_logits(x)
+        return (logits, maps) if with_maps else logits
+
+    def features_and_logits(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Features, logits and lesion-map logits (None without a map head) from one pass."""
         feats, maps = self._run(x)
         logits = self.head(feats)
         if maps is not None:
             located = self.locate_gain * maps.amax(dim=(2, 3))
             logits = torch.cat([logits[:, :1], logits[:, 1:] + located], dim=1)
-        return (logits, maps) if with_maps else logits
+        return feats, logits, maps
 
 
 class FeatureModule(nn.Module):
