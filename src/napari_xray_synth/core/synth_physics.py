@@ -31,6 +31,23 @@ AMPLITUDE: dict[str, float] = {
 }
 
 
+#: Peak of the visceral pleural line, as a share of the pneumothorax's amplitude.
+PLEURAL_LINE = 0.6
+
+
+def pleural_line(soft: np.ndarray, lateral: float) -> np.ndarray:
+    """Profile (peak 1) of a pneumothorax's visceral pleural line over its soft mask.
+
+    The line runs along the mask's edge where the mask rises going laterally (``lateral``: +1
+    when lateral is towards higher columns, -1 otherwise): the collapsed lung's edge, not the
+    chest wall.
+    """
+    band = (4.0 * soft * (1.0 - soft)) ** 3
+    g_col = np.gradient(soft, axis=1) * lateral
+    g = np.hypot(np.gradient(soft, axis=0), g_col) + 1e-6
+    return band * np.clip(g_col / g, 0.0, 1.0)
+
+
 def contrast_scale(image: np.ndarray) -> float:
     """The image's robust contrast range (99th minus 1st percentile), on a subsample for speed."""
     step = max(1, int(np.sqrt(image.size / 250_000)))
@@ -162,13 +179,8 @@ def add_lesion(
         w = soft * sev
         bg = blur(img, 6.0 / px)
         out = img * (1 - w) + (bg - amp * (0.8 + 0.1 * tex)) * w
-        # visceral pleural line: where the mask rises going laterally (lung edge, not chest wall)
         lateral = -1.0 if cond.patient_side(img.shape) == "right" else 1.0
-        band = (4.0 * soft * (1.0 - soft)) ** 3
-        g_col = np.gradient(soft, axis=1) * lateral
-        g = np.hypot(np.gradient(soft, axis=0), g_col) + 1e-6
-        facing = np.clip(g_col / g, 0.0, 1.0)
-        out = out + 0.6 * AMPLITUDE["pneumothorax"] * scale * sev * band * facing
+        out = out + PLEURAL_LINE * amp * pleural_line(soft, lateral)
     else:  # cardiomegaly: the heart's shadow grows (an ellipsoid of soft tissue and blood)
         # where the heart already is the ray is already through it: the enlarged heart fills
         # the ellipse up to the heart's own density rather than adding on top of it
