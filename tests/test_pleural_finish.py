@@ -21,14 +21,15 @@ def _rim():
 def test_markings_in_the_rim_go_and_ribs_stay():
     img, soft = _rim()
     cond = Condition("pneumothorax", (60.0, 20.0), 30.0, 1.0, side="right")
-    out = pf.finish_pneumothorax(img, img, soft, cond, 1.0, scale=0.5)
+    after = img - 0.05  # the GAN's darkening: the markings are measured on the film before it
+    out = pf.finish_pneumothorax(img, after, soft, cond, 1.0, scale=0.5)
     # the vessel: MARKINGS_SHARE of its 0.2 taken away (the smoothing keeps a little of it)
-    removed = img[30, 20] - out[30, 20]
+    removed = after[30, 20] - out[30, 20]
     assert 0.7 * pf.MARKINGS_SHARE * 0.2 < removed <= pf.MARKINGS_SHARE * 0.2 + 1e-6
-    # the rib (12 mm, wider than MARKINGS_MM) stays as it was inside the rim
-    assert abs(out[66, 10] - img[66, 10]) < 1e-3
+    # the rib (12 mm, wider than MARKINGS_MM) stays as the GAN left it inside the rim
+    assert abs(out[66, 10] - after[66, 10]) < 1e-3
     # nothing changes where the mask is 0
-    np.testing.assert_array_equal(out[:, 60:], img[:, 60:])
+    np.testing.assert_array_equal(out[:, 60:], after[:, 60:])
 
 
 def test_the_pleural_line_is_on_the_lung_side_of_the_rim():
@@ -68,3 +69,48 @@ def test_gan_pneumothorax_is_finished_and_records_it(monkeypatch):
     nodule = Condition("nodule", cond.center, 10.0, 0.8)
     (other,) = synth_mod.synthesize(rg, [nodule], 1, seed=0, method="gan")
     assert "pneumothorax_finish" not in other.radiograph.provenance[-1].parameters
+
+
+def _left_rim_film():
+    """A simulated healthy chest and a pneumothorax at its left lateral wall, no side given,
+    its box running past the image's right border."""
+    from napari_xray_synth.core.radiograph import Radiograph
+    from napari_xray_synth.core.simulate import simulate_chest
+
+    case = simulate_chest(5, 256, conditions=None)
+    rg = Radiograph(np.asarray(case.healthy.image, np.float32), (case.spacing,) * 2, "film")
+    cond = Condition("pneumothorax", (100.0, 240.0), 30.0, 1.0)
+    return rg, cond
+
+
+def test_a_left_pneumothorax_at_the_border_gets_its_line_medially(monkeypatch):
+    from napari_xray_synth.core import synthesize as synth_mod
+
+    rg, cond = _left_rim_film()
+    assert cond.side is None
+    box = condition_box(cond, rg.shape, rg.spacing[0])
+    assert box.slices[1].stop == rg.shape[1]  # the box is clipped at the border
+    (done,) = synth_mod.synthesize(rg, [cond], 1, seed=0, method="gan")
+    monkeypatch.setattr(synth_mod, "finish_pneumothorax", lambda before, after, *a: after)
+    (raw,) = synth_mod.synthesize(rg, [cond], 1, seed=0, method="gan")
+    brighter = done.radiograph.image - raw.radiograph.image > 0.002  # the pleural line
+    # where it must run: the mask's edge that rises going laterally (+columns, a left lung)
+    soft = soft_mask_in_box(cond, box, rg.shape, rg.spacing[0], None)
+    expected = np.zeros(rg.shape, bool)
+    expected[box.slices] = pf.pleural_line(np.clip((soft - 0.02) / 0.98, 0, 1), 1.0) > 0.05
+    assert brighter.sum() > 10
+    assert (brighter & expected).sum() > 0.9 * brighter.sum()
+
+
+def test_physics_is_not_finished_and_one_variant_regenerates_as_in_the_batch():
+    from napari_xray_synth.core import synthesize as synth_mod
+
+    rg, cond = _left_rim_film()
+    other = Condition("pneumothorax", (100.0, 20.0), 25.0, 0.8)
+    (phys,) = synth_mod.synthesize(rg, [cond], 1, seed=0, method="physics")
+    assert "pneumothorax_finish" not in phys.radiograph.provenance[-1].parameters
+    batch = synth_mod.synthesize(rg, [cond, other], 2, seed=3, method="gan")
+    one = synth_mod.synthesize_one(rg, [cond, other], 1, seed=3, method="gan")
+    np.testing.assert_array_equal(one.radiograph.image, batch[1].radiograph.image)
+    params = batch[1].radiograph.provenance[-1].parameters
+    assert "top-hat" in params["pneumothorax_finish"]

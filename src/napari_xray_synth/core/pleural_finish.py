@@ -11,8 +11,8 @@ user's film the rim kept its vessels and read as normal lung.
 (weighted by the mask and the severity, "how little lung is left"):
 
 * markings: the white top-hat of the film (the film, smoothed by ``NOISE_MM`` so that its noise
-  stays, minus its grey opening by a ``MARKINGS_MM`` square: the bright structures narrower
-  than that, vessels rather than ribs), ``MARKINGS_SHARE`` of it, is taken away;
+  stays, minus its grey opening by a ``MARKINGS_MM`` square, at least 3 pixels: the bright
+  structures narrower than that, vessels rather than ribs), ``MARKINGS_SHARE`` of it, is taken away;
 * line: the physics method's pleural line (:func:`synth_physics.pleural_line`) at
   ``LINE_SHARE`` of its amplitude.
 
@@ -33,7 +33,8 @@ from napari_xray_synth.core.synth_physics import AMPLITUDE, pleural_line
 
 #: Pathologies the GAN's output is finished for here.
 FINISHED = frozenset({"pneumothorax"})
-#: Bright structures narrower than this (mm) are lung markings taken out of the rim.
+#: Bright structures narrower than this (mm; at least 3 pixels) are lung markings taken out of
+#: the rim.
 MARKINGS_MM = 3.0
 #: Share of those markings taken out at severity 1, and the line's peak as a share of the
 #: physics method's pneumothorax amplitude: least squares against the simulator's own
