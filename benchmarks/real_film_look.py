@@ -50,7 +50,7 @@ def main() -> None:
             for shipped in (False, True):
                 synth_mod.cap_to_level = cap if shipped else (lambda before, after, *rest: after)
                 synth_mod.finish_pneumothorax = (
-                    finish if shipped else (lambda before, after, *rest: after)
+                    finish if shipped else (lambda before, after, *rest, **kw: after)
                 )
                 (v,) = synth_mod.synthesize(
                     rg, [cond], 1, seed=1, method="gan", device="cpu", regions="lung"

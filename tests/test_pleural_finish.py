@@ -55,7 +55,7 @@ def test_gan_pneumothorax_is_finished_and_records_it(monkeypatch):
     rg = Radiograph(np.asarray(case.healthy.image, np.float32), (case.spacing,) * 2, "film")
     (done,) = synth_mod.synthesize(rg, [cond], 1, seed=0, method="gan")
     assert "top-hat" in done.radiograph.provenance[-1].parameters["pneumothorax_finish"]
-    monkeypatch.setattr(synth_mod, "finish_pneumothorax", lambda before, after, *a: after)
+    monkeypatch.setattr(synth_mod, "finish_pneumothorax", lambda before, after, *a, **kw: after)
     (raw,) = synth_mod.synthesize(rg, [cond], 1, seed=0, method="gan")
     changed = np.abs(done.radiograph.image - raw.radiograph.image) > 1e-6
     assert changed.any()
@@ -91,7 +91,7 @@ def test_a_left_pneumothorax_at_the_border_gets_its_line_medially(monkeypatch):
     box = condition_box(cond, rg.shape, rg.spacing[0])
     assert box.slices[1].stop == rg.shape[1]  # the box is clipped at the border
     (done,) = synth_mod.synthesize(rg, [cond], 1, seed=0, method="gan")
-    monkeypatch.setattr(synth_mod, "finish_pneumothorax", lambda before, after, *a: after)
+    monkeypatch.setattr(synth_mod, "finish_pneumothorax", lambda before, after, *a, **kw: after)
     (raw,) = synth_mod.synthesize(rg, [cond], 1, seed=0, method="gan")
     brighter = done.radiograph.image - raw.radiograph.image > 0.002  # the pleural line
     # where it must run: the mask's edge that rises going laterally (+columns, a left lung)

@@ -65,6 +65,7 @@ def finish_pneumothorax(
     cond: Condition,
     px: float,
     scale: float,
+    marks: np.ndarray | None = None,
 ) -> np.ndarray:
     """Take the film's markings out of a pneumothorax's rim and draw its pleural line.
 
@@ -82,6 +83,9 @@ def finish_pneumothorax(
         Pixel size in mm.
     scale : float
         The film's contrast range (:func:`synth_physics.contrast_scale`).
+    marks : ndarray, optional
+        ``markings(before, px)`` when the caller has it already (the same film in every
+        variant); measured here otherwise.
 
     Returns
     -------
@@ -91,7 +95,9 @@ def finish_pneumothorax(
     soft = np.clip((soft - 0.02) / 0.98, 0.0, 1.0).astype(np.float32)
     sev = float(cond.severity)
     lateral = -1.0 if cond.patient_side(before.shape) == "right" else 1.0
-    out = after - MARKINGS_SHARE * soft * sev * markings(before, px)
+    if marks is None:
+        marks = markings(before, px)
+    out = after - MARKINGS_SHARE * soft * sev * marks
     amp = AMPLITUDE["pneumothorax"] * scale * sev
     out = out + LINE_SHARE * amp * pleural_line(soft, lateral)
     return np.clip(out, 0.0, 1.0).astype(np.float32)

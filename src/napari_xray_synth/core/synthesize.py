@@ -32,14 +32,13 @@ from napari_xray_synth.core.density_cap import (
 from napari_xray_synth.core.errors import InputError, PlacementError
 from napari_xray_synth.core.lung_field import LungFields, estimate_lung_fields
 from napari_xray_synth.core.models import TRAIN_HINTS
-from napari_xray_synth.core.pleural_finish import FINISHED, finish_pneumothorax
+from napari_xray_synth.core.pleural_finish import FINISHED, finish_pneumothorax, markings
 from napari_xray_synth.core.pleural_finish import RULE as FINISH_RULE
 from napari_xray_synth.core.progress import CancelToken, ProgressFn, check_cancel, report
 from napari_xray_synth.core.radiograph import Provenance, Radiograph
 from napari_xray_synth.core.simulate.pathology import REGION_PATHOLOGIES
 from napari_xray_synth.core.synth_physics import add_lesion, contrast_scale
 from napari_xray_synth.core.synth_window import (
-    Box,
     condition_box,
     label_mask_local,
     local_condition,
@@ -209,26 +208,23 @@ class _Engine:
                 for i, c in enumerate(conds)
             ]
             self.levels = self._tissue_levels(fields)
-            # a pneumothorax's rim and pleural line are finished at full resolution
-            self.finishes = [self._finish_box(i) for i in range(len(conds))]
-        else:
-            self.boxes = [condition_box(c, rg.shape, self.px) for c in conds]
-            self.softs = [
-                soft_mask_in_box(c, b, rg.shape, self.px, self._region(i))
-                for i, (c, b) in enumerate(zip(conds, self.boxes, strict=True))
-            ]
+        # the physics method draws every lesion in its box; the GAN's pneumothoraces are
+        # finished in theirs (pleural_finish)
+        drawn = [method != "gan" or c.pathology in FINISHED for c in conds]
+        self.boxes = [
+            condition_box(c, rg.shape, self.px) if d else None
+            for c, d in zip(conds, drawn, strict=True)
+        ]
+        self.softs = [
+            None if b is None else soft_mask_in_box(c, b, rg.shape, self.px, self._region(i))
+            for i, (c, b) in enumerate(zip(conds, self.boxes, strict=True))
+        ]
+        # the first lesion's "before" is the film itself in every variant: its markings once
+        first = self.boxes[0] if method == "gan" and conds else None
+        self.first_marks = None if first is None else markings(rg.image[first.slices], self.px)
 
     def _region(self, i: int) -> np.ndarray | None:
         return None if self.regions is None else self.regions[i]
-
-    def _finish_box(self, i: int) -> tuple[Box, np.ndarray, Condition] | None:
-        """A pneumothorax's box, soft mask and local condition for :func:`finish_pneumothorax`."""
-        cond, shape = self.conds[i], self.rg.shape
-        if cond.pathology not in FINISHED:
-            return None
-        box = condition_box(cond, shape, self.px)
-        soft = soft_mask_in_box(cond, box, shape, self.px, self._region(i))
-        return box, soft, local_condition(cond, box, shape)
 
     def _tissue_levels(self, fields: LungFields | None) -> list[TissueLevels | None]:
         """Per condition, the brightness its GAN lesion is capped at (:mod:`density_cap`)."""
@@ -262,10 +258,17 @@ class _Engine:
                     img = cap_to_level(
                         before, img, self.levels[i], self.px, self.windows[i].box(shape)
                     )
-                if self.finishes[i] is not None:
-                    box, soft, local = self.finishes[i]
+                box = self.boxes[i]
+                if box is not None:
+                    local = local_condition(cond, box, shape)
                     img[box.slices] = finish_pneumothorax(
-                        before[box.slices], img[box.slices], soft, local, self.px, self.scale
+                        before[box.slices],
+                        img[box.slices],
+                        self.softs[i],
+                        local,
+                        self.px,
+                        self.scale,
+                        marks=self.first_marks if i == 0 else None,
                     )
             else:
                 box = self.boxes[i]
@@ -292,7 +295,7 @@ class _Engine:
                 params["density_cap_levels"] = [
                     None if v is None else [round(v.level, 4), round(v.top, 4)] for v in self.levels
                 ]
-            if any(f is not None for f in self.finishes):
+            if any(b is not None for b in self.boxes):
                 params["pneumothorax_finish"] = FINISH_RULE
             model_id, sha = self.gan.model_id, self.gan.sha256
         else:
