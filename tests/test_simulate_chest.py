@@ -177,3 +177,26 @@ def test_explicit_condition_and_bad_input():
         simulate_chest(1, 64, dose=0)
     with pytest.raises(InputError, match="dose"):
         simulate_noisy(np.zeros((8, 8)), -1, seed=0)
+
+
+def test_consolidation_is_one_blob_with_an_ill_defined_margin():
+    """Airspace disease: one region without holes or fingers, its filling fading in at the
+    border (a sharp-edged, amoeboid opacity reads as a mass, not as consolidation)."""
+    holes = pieces = 0
+    ratios = []
+    for s in range(8):
+        case = simulate_chest(700 + s, 512, "consolidation", noise=False)
+        hard = case.mask > 0
+        _, n = ndimage.label(hard)
+        pieces += n > 1
+        holes += int((ndimage.binary_fill_holes(hard) & ~hard).sum() > 0)
+        delta = case.diseased_clean.image - case.healthy_clean.image
+        depth = ndimage.distance_transform_edt(hard)
+        radius = case.conditions[0].size_mm / 2 / case.spacing
+        rim = hard & (depth <= max(0.08 * radius, 1.5))
+        core = depth >= 0.4 * radius
+        if rim.any() and core.any():
+            ratios.append(np.median(delta[rim]) / np.median(delta[core]))
+    assert pieces == 0 and holes <= 1
+    # the rim is filled to about a third of the core, not to most of it
+    assert len(ratios) >= 6 and np.median(ratios) < 0.55

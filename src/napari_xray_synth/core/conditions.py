@@ -233,10 +233,12 @@ def render_soft_mask(
         sd = np.maximum(outer * b_out, -inner * b_in)
         sd = np.maximum(sd, rr - (cr + 0.3 * a_out))  # no air at the base in an erect film
         soft = _soft(sd, max(size * 0.05, 0.8))
-    else:  # consolidation: patchy, from thresholded smooth noise inside an ellipse
+    else:  # consolidation: an irregular blob, from thresholded smooth noise inside a disc
         radius = size / 2
         h = int(np.ceil(radius * 2.4)) + 3
-        noise = _smooth_field(rng, 2 * h + 1, max(radius / 5, 1.0))
+        # broad lobes (correlation radius / 3): airspace disease spreads through whole
+        # acini and segments, it does not send out fingers or leave holes
+        noise = _smooth_field(rng, 2 * h + 1, max(radius / 3, 1.0))
         patch = np.zeros(shape, np.float32)
         r_i, c_i = round(r0), round(c0)
         rs, cs = (
@@ -248,7 +250,7 @@ def render_soft_mask(
         ]
         patch = patch[win]
         rho = np.hypot(dr, dc) / radius
-        field = 1.2 * (1.0 - rho**2) + 0.6 * patch
+        field = 1.2 * (1.0 - rho**2) + 0.5 * patch
         soft = (1.0 / (1.0 + np.exp(-np.clip(field / 0.12, -60, 60)))).astype(np.float32)
         soft[rho > 1.25] = 0.0
 

@@ -159,7 +159,11 @@ def add_lesion(
         radius = cond.size_mm / px / 2
         patchy = np.clip(0.7 + 0.3 * smooth_noise(img.shape, 4.0 / px, rng), 0.2, 1.2)
         air = _bronchograms(img.shape, cond.center, radius, px, rng)
-        profile = soft * patchy * (1.0 - 0.6 * air)
+        # an ill-defined margin: the filling grades in over the outer quarter of the radius
+        depth = ndimage.distance_transform_edt(np.pad(soft > 0.5, 1))[1:-1, 1:-1]
+        uneven = 0.25 * smooth_noise(img.shape, 6.0 / px, rng)
+        ramp = np.clip(0.3 + depth / max(0.35 * radius, 1.0) + uneven, 0.0, 1.0)
+        profile = soft * blur(ramp, 1.5 / px) * patchy * (1.0 - 0.6 * air)
         # the airspaces fill: the lung markings fade under the opacity
         smooth = blur(img, 1.5 / px)
         fill = 0.5 * sev * soft

@@ -6,7 +6,8 @@ renderer); this module only decides what the lesion does to the X-ray path insid
 - nodule, mass: a solid body replacing aerated lung, its path length that of a sphere (the
   chord ``2 sqrt(d (2R - d))`` at a depth ``d`` inside the outline), scaled by severity;
 - effusion: fluid replacing the aerated lung of the side under a meniscus;
-- consolidation: the air spaces filled, but for air bronchograms (air-filled bronchi) inside;
+- consolidation: the air spaces filled, unevenly and with an ill-defined margin, but for air
+  bronchograms (air-filled bronchi) inside;
 - pneumothorax: all lung (air spaces and vessels) replaced by air beyond the visceral pleural
   line, which is drawn as a thin soft-tissue line;
 - cardiomegaly: a larger heart, which displaces lung.
@@ -122,9 +123,13 @@ def apply_conditions(
             # patchy inside: acini fill unevenly
             rng_c = np.random.default_rng([cond.shape_seed, 23])
             patch = smooth_noise(rng_c, s.shape, max(int(3.0 / px), 1), 1.0)
+            fluff = smooth_noise(rng_c, s.shape, max(int(6.0 / px), 1), 1.0)
             bron = ndimage.gaussian_filter(bron, max(0.7 / px, 0.5))
-            # an ill-defined margin (about 1 mm of blur) and uneven filling inside
-            edge = ndimage.gaussian_filter(s, max(1.0 / px, 0.3))
+            # an ill-defined margin: the filling grades in over the outer quarter of the radius,
+            # unevenly (acini at the edge fill first or last), then ~1.5 mm of blur
+            depth = ndimage.distance_transform_edt(np.pad(hard[box], 1))[1:-1, 1:-1]
+            ramp = np.clip(0.3 + depth / (0.35 * cond.size_mm / 2 / px) + 0.25 * fluff, 0.0, 1.0)
+            edge = ndimage.gaussian_filter(s * ramp, max(1.5 / px, 0.3))
             fill = edge * (0.7 + 0.3 * np.tanh(patch)) * (1.0 - np.clip(bron / 0.5, 0.0, 0.35))
             delta[box] += sev * 0.7 * DMU * air[box] * fill
         elif p == "pneumothorax":
