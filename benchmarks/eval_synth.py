@@ -60,6 +60,7 @@ from napari_xray_synth.core.simulate import simulate_chest
 from napari_xray_synth.core.synth_gan import make_window, normalise
 from napari_xray_synth.core.synth_physics import contrast_scale
 from napari_xray_synth.core.synthesize import synthesize
+from napari_xray_synth.core.train.classifier import simulator_fingerprint
 from napari_xray_synth.core.train.gan_data import load_windows, sim_pair, sim_region
 
 EVAL_SEED = 900_000
@@ -134,8 +135,14 @@ def held_out_cases(n: int, size: int, cache: str | None = None) -> list[dict]:
     """Simulated held-out cases (seeds EVAL_SEED + i), cached as .npz + .json when asked."""
     if cache and Path(cache).with_suffix(".npz").is_file():
         meta = json.loads(Path(cache).with_suffix(".json").read_text())
-        # the seed too: a validation cache (800000..) must never pass for the evaluation set
-        if meta["n"] == n and meta["size"] == size and meta.get("seed") == EVAL_SEED:
+        # the seed too: a validation cache (800000..) must never pass for the evaluation set;
+        # and the simulator's sources: a cache of an older simulator is made again
+        if (
+            meta["n"] == n
+            and meta["size"] == size
+            and meta.get("seed") == EVAL_SEED
+            and meta.get("simulator") == simulator_fingerprint()
+        ):
             z = np.load(Path(cache).with_suffix(".npz"), allow_pickle=False)
             cases = []
             for i, c in enumerate(meta["conditions"]):
@@ -165,6 +172,7 @@ def held_out_cases(n: int, size: int, cache: str | None = None) -> list[dict]:
                     n=n,
                     size=size,
                     seed=EVAL_SEED,
+                    simulator=simulator_fingerprint(),
                     px=[c["px"] for c in cases],
                     conditions=[c["cond"].to_dict() for c in cases],
                 )
