@@ -145,3 +145,22 @@ def test_regenerate_uses_the_clipping_of_its_batch(widget):
     assert not w.errors
     meta = viewer.layers["sim pneumothorax v1"].metadata[META_KEY]
     assert "lung field" in meta["provenance"][-1]["parameters"]["lesion_region"]
+
+
+@pytest.mark.qt
+def test_a_film_without_pixel_size_keeps_its_layers_in_pixels(widget):
+    """A PNG has no spacing: the variants and the mask must share the input's units, or
+    napari warns of inconsistent units and stops using them."""
+    viewer, w = widget
+    rng = np.random.default_rng(1)
+    img = ndimage.gaussian_filter(rng.random((128, 128)), 2).astype(np.float32)
+    data, kwargs, _ = image_layer_tuple(Radiograph(img, None, "unknown"), "film")
+    film = viewer.add_image(data, **kwargs)
+    w.add_points_layer().add([[64, 64]])
+    w.pathology.setCurrentText("nodule")
+    w.size_mm.setValue(10.0)
+    w.run()
+    assert not w.errors
+    for name in ("film nodule v0", "film nodule v1", "film nodule mask"):
+        assert tuple(viewer.layers[name].units) == tuple(film.units)
+        assert tuple(viewer.layers[name].scale) == tuple(film.scale)

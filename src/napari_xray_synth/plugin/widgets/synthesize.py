@@ -257,13 +257,14 @@ class SynthesizeWidget(QWidget):
 
     def _show(self, variants: list[Variant]) -> None:
         image, rg, conds, n, regions = self._pending
-        scale = tuple(image.scale[-2:])
+        # the input layer's grid and units: a film without a pixel size stays in pixels
+        grid = {"scale": tuple(image.scale[-2:]), "units": tuple(image.units[-2:])}
         pathology = conds[0].pathology
         names = []
         for k, v in enumerate(variants):
             name = f"{image.name} {pathology} v{k}"
             data, kwargs, _ = image_layer_tuple(v.radiograph, name)
-            kwargs["scale"] = scale
+            kwargs.update(grid)
             kwargs["metadata"] = {META_KEY: variant_metadata(v, k)}
             kwargs["name"] = name
             if name in self.viewer.layers:
@@ -276,7 +277,8 @@ class SynthesizeWidget(QWidget):
             "variants": names,
             "synthetic": True,
         }
-        data, kwargs, _ = labels_layer_tuple(variants[0].mask, labels_name, scale, meta)
+        data, kwargs, _ = labels_layer_tuple(variants[0].mask, labels_name, grid["scale"], meta)
+        kwargs.update(grid)
         if labels_name in self.viewer.layers:
             self.viewer.layers.remove(labels_name)
         self.viewer.add_labels(data, **kwargs)
