@@ -44,7 +44,7 @@ def test_sync_run_adds_a_layer(widget, monkeypatch):
     monkeypatch.setenv("XRAY_SYNTH_SYNC", "1")
     viewer, w = widget
     data = noisy((96, 80))
-    layer = viewer.add_image(data.copy(), name="chest", scale=(0.2, 0.3))
+    layer = viewer.add_image(data.copy(), name="chest", scale=(0.2, 0.3), units="mm")
     w.layer_combo.setCurrentText("chest")
     w.method_combo.setCurrentText("model")
     w.clahe_spin.setValue(0.01)
@@ -53,6 +53,7 @@ def test_sync_run_adds_a_layer(widget, monkeypatch):
     assert [lyr.name for lyr in viewer.layers] == ["chest", "chest denoised (model)"]
     out = viewer.layers["chest denoised (model)"]
     assert tuple(out.scale) == (0.2, 0.3) and out.data.shape == (96, 80)
+    assert tuple(out.units) == tuple(layer.units)  # mm, not the default pixel
     steps = out.metadata["xray_synth"]["provenance"]
     assert [s["operation"] for s in steps][-2:] == ["denoise", "enhance"]
     assert steps[-2]["model_sha256"]

@@ -207,6 +207,7 @@ class DenoiseWidget(QWidget):
         name = f"{layer.name} {suffix}"
         scale = tuple(layer.scale)
         translate = tuple(layer.translate)
+        units = tuple(layer.units)  # the same units as the input, or napari stops using them
         stacked = len(images) > 1 or np.ndim(layer.data) == 3
 
         def on_result(results: list[Radiograph]) -> None:
@@ -216,7 +217,7 @@ class DenoiseWidget(QWidget):
                 kwargs["metadata"]["xray_synth"]["slices"] = len(results)
             kwargs["scale"] = scale
             kwargs["translate"] = translate
-            kwargs.pop("units", None)
+            kwargs["units"] = units
             self.viewer.add_image(data, **kwargs)
 
         def on_finish() -> None:
