@@ -6,6 +6,7 @@ from scipy import ndimage
 
 from napari_xray_synth.cli import main
 from napari_xray_synth.core.models import load_model
+from napari_xray_synth.core.train.gan_data import load_windows, save_windows
 
 TINY = [
     "--window",
@@ -54,6 +55,23 @@ def test_train_gan_on_the_simulator_and_resume(tmp_path):
     assert main([*args, "--steps", "3", "--resume", str(ck)]) == 0
     assert json.loads(out.with_suffix(".json").read_text())["steps_done"] == 3
     assert load_model(out, "cpu").card["architecture"] == "conditional_unet"
+
+
+def test_a_window_cache_made_otherwise_is_refused(tmp_path, capsys):
+    cache = tmp_path / "w.npz"
+    base = ["train", "gan", "--data", "sim", "--image-px", "128", "--cache", str(cache), *TINY]
+    assert main([*base, "--out", str(tmp_path / "a"), "--cases", "2", "--steps", "1"]) == 0
+    before = cache.read_bytes()
+    # other cases (or seeds, window, simulator) than the cache holds: one line, no training
+    rc = main([*base, "--out", str(tmp_path / "b"), "--cases", "3", "--steps", "1"])
+    err = capsys.readouterr().err
+    assert rc != 0 and str(cache) in err and "cases" in err and "Traceback" not in err
+    assert not (tmp_path / "b.safetensors").exists() and cache.read_bytes() == before
+    # a cache from before caches recorded their settings is refused too
+    ws = load_windows(cache)
+    save_windows(ws, cache)
+    rc = main([*base, "--out", str(tmp_path / "c"), "--cases", "2", "--steps", "1"])
+    assert rc != 0 and "does not record" in capsys.readouterr().err
 
 
 def test_train_gan_unpaired_from_a_chestxray14_csv(tmp_path):

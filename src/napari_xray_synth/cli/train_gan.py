@@ -85,7 +85,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="sim: simulated image sides in pixels (cycled)",
     )
     p.add_argument(
-        "--cache", default=None, help="sim: .npz window cache (made if missing, reused if present)"
+        "--cache",
+        default=None,
+        help="sim: .npz window cache (made if missing, reused if present and made with the same "
+        "cases, seeds, window, image sizes and simulator)",
     )
     p.add_argument("--images", default=None, help="CSV: image folder (default: the CSV's)")
     p.add_argument(
@@ -161,10 +164,12 @@ def _command(args: argparse.Namespace, mode: str) -> str:
 def run(args: argparse.Namespace) -> int:
     """Prepare the windows, train, save the generator and its card."""
     from napari_xray_synth.cli.progress_bar import progress_bar
+    from napari_xray_synth.core.train.classifier import simulator_fingerprint
     from napari_xray_synth.core.train.distributed import distributed_context
     from napari_xray_synth.core.train.gan import GanConfig, GanTrainer
     from napari_xray_synth.core.train.gan_data import (
         WindowSet,
+        check_windows,
         csv_windows,
         load_windows,
         save_windows,
@@ -204,14 +209,22 @@ def run(args: argparse.Namespace) -> int:
     real = None
     with progress_bar("preparing windows") as prog:
         if args.data == "sim":
+            made_with = {
+                "cases": args.cases,
+                "sim_seed": args.sim_seed,
+                "window": args.window,
+                "image_px": list(args.image_px),
+                "simulator": simulator_fingerprint(),
+            }
             if args.cache and Path(args.cache).is_file():
+                check_windows(args.cache, made_with)
                 data = load_windows(args.cache)
             else:
                 data = sim_windows(
                     args.cases, args.sim_seed, args.window, args.image_px, progress=prog
                 )
                 if args.cache:
-                    save_windows(data, args.cache)
+                    save_windows(data, args.cache, made_with)
             source = f"simulator seeds {args.sim_seed}..{args.sim_seed + args.cases - 1}"
             if mode == "unpaired":  # healthy inputs and diseased reals from different chests
                 h = len(data) // 2

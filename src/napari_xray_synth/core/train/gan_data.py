@@ -10,6 +10,7 @@ real set is a separate window set cut around labelled lesions of real images.
 from __future__ import annotations
 
 import csv
+import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -149,11 +150,20 @@ def sim_windows(
     return _stack(items, paired=True)
 
 
-def save_windows(ws: WindowSet, path: str | Path) -> None:
-    """Cache a window set as .npz (plain arrays, no pickle)."""
+_MADE = "made_with"  # the .npz entry holding how a cached set was made (JSON text)
+
+
+def save_windows(ws: WindowSet, path: str | Path, made_with: dict | None = None) -> None:
+    """Cache a window set as .npz (plain arrays, no pickle).
+
+    ``made_with`` (JSON-able: the cases, seeds, window size, the simulator's fingerprint) is
+    stored beside the arrays, so that :func:`check_windows` can refuse a stale cache.
+    """
     from napari_xray_synth.core.atomic import atomic_path
 
     arrays = {k: v for k, v in vars(ws).items() if v is not None}
+    if made_with is not None:
+        arrays[_MADE] = np.array(json.dumps(made_with, sort_keys=True))
     with atomic_path(Path(path)) as tmp:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
@@ -162,7 +172,33 @@ def save_windows(ws: WindowSet, path: str | Path) -> None:
 def load_windows(path: str | Path) -> WindowSet:
     """Read :func:`save_windows` output."""
     with np.load(path, allow_pickle=False) as z:
-        return WindowSet(**{k: z[k] for k in z.files})
+        return WindowSet(**{k: z[k] for k in z.files if k != _MADE})
+
+
+def check_windows(path: str | Path, made_with: dict) -> None:
+    """Refuse a cached window set that was not made the way ``made_with`` says.
+
+    Raises
+    ------
+    InputError
+        The cache records other settings (named), or records none (made before caches did).
+    """
+    with np.load(path, allow_pickle=False) as z:
+        if _MADE not in z.files:
+            raise InputError(
+                "this window cache does not record how it was made; delete it "
+                "(or pass another --cache) and it is made again",
+                path,
+            )
+        recorded = json.loads(str(z[_MADE]))
+    expected = json.loads(json.dumps(made_with, sort_keys=True))  # tuples as lists
+    differ = sorted(k for k in set(recorded) | set(expected) if recorded.get(k) != expected.get(k))
+    if differ:
+        raise InputError(
+            f"this window cache was made with other settings ({', '.join(differ)}); "
+            "delete it (or pass another --cache) and it is made again",
+            path,
+        )
 
 
 # --------------------------------------------------------------------------- real data (CSV)
