@@ -56,11 +56,11 @@ from napari_xray_synth.core.generative_metrics import (
 from napari_xray_synth.core.models import load_model
 from napari_xray_synth.core.nn.classifier import CLASSES as PROJECT_CLASSES
 from napari_xray_synth.core.radiograph import Radiograph
+from napari_xray_synth.core.sim_fingerprint import simulator_fingerprint
 from napari_xray_synth.core.simulate import simulate_chest
 from napari_xray_synth.core.synth_gan import make_window, normalise
 from napari_xray_synth.core.synth_physics import contrast_scale
 from napari_xray_synth.core.synthesize import synthesize
-from napari_xray_synth.core.train.classifier import simulator_fingerprint
 from napari_xray_synth.core.train.gan_data import load_windows, sim_pair, sim_region
 
 EVAL_SEED = 900_000

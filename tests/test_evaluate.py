@@ -149,7 +149,7 @@ def test_evaluate_synth_cancel_and_bad_n(tmp_path, tiny_classifier):
 
 
 def test_warns_when_the_classifier_saw_another_simulator():
-    from napari_xray_synth.core.train.classifier import simulator_fingerprint
+    from napari_xray_synth.core.sim_fingerprint import simulator_fingerprint
 
     sim = ev._default_sim()
     assert "Warning" in ev._simulator_note({"simulator_sources_sha256": "0" * 64}, sim)

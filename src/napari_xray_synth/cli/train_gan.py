@@ -164,7 +164,7 @@ def _command(args: argparse.Namespace, mode: str) -> str:
 def run(args: argparse.Namespace) -> int:
     """Prepare the windows, train, save the generator and its card."""
     from napari_xray_synth.cli.progress_bar import progress_bar
-    from napari_xray_synth.core.train.classifier import simulator_fingerprint
+    from napari_xray_synth.core.sim_fingerprint import simulator_fingerprint
     from napari_xray_synth.core.train.distributed import distributed_context
     from napari_xray_synth.core.train.gan import GanConfig, GanTrainer
     from napari_xray_synth.core.train.gan_data import (

@@ -756,7 +756,7 @@ def _simulator_note(card: Any, sim: Any) -> str:
     trained = card.get("simulator_sources_sha256")
     if not trained or sim is not _default_sim():
         return ""
-    from napari_xray_synth.core.train.classifier import simulator_fingerprint
+    from napari_xray_synth.core.sim_fingerprint import simulator_fingerprint
 
     if simulator_fingerprint() == trained:
         return ""

@@ -42,6 +42,16 @@ def image_layer_tuple(rg: Radiograph, name: str, **extra: Any) -> LayerDataTuple
     return rg.image, kwargs, "image"
 
 
+def layer_grid(layer: Any) -> dict[str, tuple]:
+    """The ``scale``, ``translate`` and ``units`` of ``layer``: keyword arguments that put a
+    layer made from it on the same grid (napari stops using units when layers disagree)."""
+    return {
+        "scale": tuple(layer.scale),
+        "translate": tuple(layer.translate),
+        "units": tuple(layer.units),
+    }
+
+
 def stack_layer_tuple(rgs: list[Radiograph], name: str, **extra: Any) -> LayerDataTuple:
     """One 3-D napari image layer for a stack (multi-frame DICOM, multi-page TIFF).
 

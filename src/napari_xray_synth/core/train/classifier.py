@@ -32,6 +32,7 @@ from napari_xray_synth.core.models import TRAIN_HINTS, load_model, save_model
 from napari_xray_synth.core.nn.classifier import CLASSES, PathologyClassifier, labels_of
 from napari_xray_synth.core.plots import loss_curve
 from napari_xray_synth.core.progress import CancelToken, ProgressFn, check_cancel, report
+from napari_xray_synth.core.sim_fingerprint import simulator_fingerprint
 from napari_xray_synth.core.train.distributed import DistributedContext, distributed_context
 
 ARCHITECTURE = "pathology-classifier"
@@ -129,20 +130,6 @@ def sim_sampler(
 def _image(x: Any) -> np.ndarray:
     """Pixels of a Radiograph or an array."""
     return np.asarray(getattr(x, "image", x), np.float32)
-
-
-def simulator_fingerprint() -> str:
-    """sha256 of the simulator's and the condition renderer's sources: which images a seed gave."""
-    import hashlib
-
-    from napari_xray_synth.core import conditions, simulate
-
-    h = hashlib.sha256()
-    files = [*sorted(Path(simulate.__file__).parent.glob("*.py")), Path(conditions.__file__)]
-    for f in files:
-        h.update(f.name.encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()
 
 
 def _lr(cfg: ClassifierConfig, step: int) -> float:

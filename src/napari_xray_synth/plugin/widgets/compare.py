@@ -15,6 +15,7 @@ from qtpy.QtCore import QTimer
 
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.metrics import compare
+from napari_xray_synth.plugin.layers import layer_grid
 from napari_xray_synth.plugin.workers import notify_error, run_synchronously
 
 OVERLAY_NAME = "compare map"
@@ -306,9 +307,7 @@ class CompareWidget(Container):
                 blending="additive",
                 opacity=self.opacity.value,
                 contrast_limits=limits,
-                scale=a_layer.scale,
-                units=a_layer.units,
-                translate=a_layer.translate,
+                **layer_grid(a_layer),
                 metadata={"xray_synth": {"compare": {"map_kind": res["map_kind"]}}},
             )
             self.reset_choices()

@@ -31,7 +31,7 @@ from napari_xray_synth.core.enhance import enhance
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.progress import CancelToken, ProgressFn, check_cancel
 from napari_xray_synth.core.radiograph import Radiograph
-from napari_xray_synth.plugin.layers import image_layer_tuple, radiograph_from_layer
+from napari_xray_synth.plugin.layers import image_layer_tuple, layer_grid, radiograph_from_layer
 from napari_xray_synth.plugin.workers import TaskRunner, notify_error
 
 NO_DENOISE = "none (enhance only)"
@@ -205,9 +205,7 @@ class DenoiseWidget(QWidget):
         method = params["method"]
         suffix = "enhanced" if method == NO_DENOISE else f"denoised ({method})"
         name = f"{layer.name} {suffix}"
-        scale = tuple(layer.scale)
-        translate = tuple(layer.translate)
-        units = tuple(layer.units)  # the same units as the input, or napari stops using them
+        grid = layer_grid(layer)
         stacked = len(images) > 1 or np.ndim(layer.data) == 3
 
         def on_result(results: list[Radiograph]) -> None:
@@ -215,9 +213,7 @@ class DenoiseWidget(QWidget):
             if stacked:
                 data = np.stack([r.image for r in results])
                 kwargs["metadata"]["xray_synth"]["slices"] = len(results)
-            kwargs["scale"] = scale
-            kwargs["translate"] = translate
-            kwargs["units"] = units
+            kwargs.update(grid)
             self.viewer.add_image(data, **kwargs)
 
         def on_finish() -> None:

@@ -37,6 +37,7 @@ from napari_xray_synth.plugin.layers import (
     META_KEY,
     image_layer_tuple,
     labels_layer_tuple,
+    layer_grid,
     radiograph_from_layer,
 )
 from napari_xray_synth.plugin.workers import TaskRunner, notify_error
@@ -180,15 +181,13 @@ class SynthesizeWidget(QWidget):
     def add_points_layer(self) -> Any:
         """A Points layer for lesion centres, on the chosen image's grid, in add mode."""
         image = self._layer(self.image_combo)
-        scale = tuple(image.scale[-2:]) if image is not None else (1.0, 1.0)
-        extra = {"units": tuple(image.units[-2:])} if image is not None else {}
+        grid = layer_grid(image) if image is not None else {"scale": (1.0, 1.0)}
         layer = self.viewer.add_points(
             np.empty((0, 2)),
             name="lesion points",
-            scale=scale,
-            size=8 * max(scale),
+            size=8 * max(grid["scale"]),
             face_color="yellow",
-            **extra,
+            **grid,
         )
         layer.mode = "add"
         self._refresh_layers()
@@ -257,8 +256,7 @@ class SynthesizeWidget(QWidget):
 
     def _show(self, variants: list[Variant]) -> None:
         image, rg, conds, n, regions = self._pending
-        # the input layer's grid and units: a film without a pixel size stays in pixels
-        grid = {"scale": tuple(image.scale[-2:]), "units": tuple(image.units[-2:])}
+        grid = layer_grid(image)  # a film without a pixel size stays in pixels
         pathology = conds[0].pathology
         names = []
         for k, v in enumerate(variants):
