@@ -1,11 +1,13 @@
 """The chest simulator: determinism, exact truth, the noise model, bad input."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 from scipy import ndimage
 
 from napari_xray_synth.core import InputError
-from napari_xray_synth.core.conditions import LABELS, PATHOLOGIES, Condition
+from napari_xray_synth.core.conditions import LABELS, PATHOLOGIES, Condition, render_soft_mask
 from napari_xray_synth.core.simulate import (
     noisy_pairs,
     random_condition,
@@ -201,3 +203,33 @@ def test_consolidation_is_one_blob_with_an_ill_defined_margin():
     assert pieces <= 1 and holes <= 1
     # the rim is filled to about a quarter of the core, not to most of it
     assert len(ratios) >= 6 and np.median(ratios) < 0.55
+
+
+def test_consolidation_against_the_heart_hides_its_border():
+    """The silhouette sign: where the lung field cuts a consolidation (here at the heart), the
+    filling stays dense up to the cut, so the heart border beside it loses most of its contrast
+    (a filling that fades at the cut, as at a free margin, kept about half of it)."""
+    ratios = []
+    for seed in range(710, 716):
+        base = simulate_chest(seed, 512, "consolidation", noise=False)
+        lung = base.lung_sides == 2
+        rows = np.flatnonzero(lung.any(axis=1))
+        r = int(rows[0] + 0.7 * (rows[-1] - rows[0]))
+        c = int(np.flatnonzero(lung[r])[0]) + 12  # just lateral to the left heart border
+        cond = dataclasses.replace(
+            base.conditions[0], center=(float(r), float(c)), size_mm=90.0, severity=0.9
+        )
+        case = simulate_chest(seed, 512, [cond], noise=False)
+        px = case.spacing
+        free = render_soft_mask(cond, lung.shape, px) > 0.5  # the outline before the cut
+        deep = ndimage.distance_transform_edt(free) * px >= 0.3 * cond.size_mm / 2
+        d_in = ndimage.distance_transform_edt(lung) * px
+        d_out = ndimage.distance_transform_edt(~lung) * px
+        inner = deep & lung & (d_in > 1) & (d_in <= 6)
+        outer = deep & ~lung & (d_out > 1) & (d_out <= 6)
+        h, d = case.healthy_clean.image, case.diseased_clean.image
+        step_h = h[outer].mean() - h[inner].mean()
+        step_d = d[outer].mean() - d[inner].mean()
+        assert step_h > 0.05  # the healthy heart border is there to lose
+        ratios.append(step_d / step_h)
+    assert np.median(ratios) < 0.25

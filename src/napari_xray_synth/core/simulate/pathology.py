@@ -41,6 +41,7 @@ from napari_xray_synth.core.simulate.phantom import (
 
 REGION_PATHOLOGIES = ("effusion", "pneumothorax", "consolidation")
 DMU = MU_SOFT - MU_LUNG
+CUT_MM = 2.0  # a consolidation's fade where the lung field cuts it (mm)
 
 
 def _bbox(mask: np.ndarray, pad: int) -> tuple[slice, slice] | None:
@@ -60,6 +61,20 @@ def _sphere_chord(hard: np.ndarray, radius_px: float) -> np.ndarray:
     d = ndimage.distance_transform_edt(np.pad(hard, 1))[1:-1, 1:-1]
     d = np.minimum(d, radius_px)
     return np.sqrt(np.clip(d * (2 * radius_px - d), 0, None)) / max(radius_px, 1e-6)
+
+
+def _free_outline(
+    cond: Condition, shape: tuple[int, int], px: float, box: tuple[slice, slice]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The condition's soft mask before the lung field clips it, and the depth (px) inside that
+    outline, over ``box``."""
+    full = render_soft_mask(cond, shape, px)
+    fbox = _bbox(full > 1e-3, 2)
+    inner = tuple(
+        slice(b.start - f.start, b.stop - f.start) for b, f in zip(box, fbox, strict=True)
+    )
+    depth = ndimage.distance_transform_edt(np.pad(full[fbox] > 0.5, 1))[1:-1, 1:-1]
+    return full[box], depth[inner]
 
 
 def region_for(cond: Condition, phantom: Phantom) -> np.ndarray | None:
@@ -125,11 +140,21 @@ def apply_conditions(
             patch = smooth_noise(rng_c, s.shape, max(int(3.0 / px), 1), 1.0)
             fluff = smooth_noise(rng_c, s.shape, max(int(6.0 / px), 1), 1.0)
             bron = ndimage.gaussian_filter(bron, max(0.7 / px, 0.5))
-            # an ill-defined margin: the filling grades in over the outer quarter of the radius,
-            # unevenly (acini at the edge fill first or last), then ~1.5 mm of blur
-            depth = ndimage.distance_transform_edt(np.pad(hard[box], 1))[1:-1, 1:-1]
-            ramp = np.clip(0.3 + depth / (0.35 * cond.size_mm / 2 / px) + 0.25 * fluff, 0.0, 1.0)
-            edge = ndimage.gaussian_filter(s * ramp, max(1.5 / px, 0.3))
+            # an ill-defined margin where the disease ends inside the lung: the filling grades in
+            # over the outer quarter of the radius, unevenly (acini at the edge fill first or
+            # last), then ~1.5 mm of blur. Where the lung field cuts the outline (the heart, the
+            # dome, the mediastinum) the filling stays dense to within CUT_MM of the cut, so the
+            # border of the heart or dome next to it is lost (the silhouette sign); the last
+            # CUT_MM fade, since the field ends where aerated lung is still 40 % of the lung's
+            # thickness and a sharp stop would draw a line there.
+            free, fdepth = _free_outline(cond, shape, px, box)
+            ramp = np.clip(0.3 + fdepth / (0.35 * cond.size_mm / 2 / px) + 0.25 * fluff, 0.0, 1.0)
+            sf = np.clip((free - 0.4) / 0.2, 0.0, 1.0)
+            sf = sf * sf * (3.0 - 2.0 * sf)
+            inside = ndimage.distance_transform_edt(region[box]) * px
+            cut = np.clip(inside / CUT_MM, 0.0, 1.0)
+            cut = cut * cut * (3.0 - 2.0 * cut)
+            edge = ndimage.gaussian_filter(sf * ramp, max(1.5 / px, 0.3)) * cut
             fill = edge * (0.7 + 0.3 * np.tanh(patch)) * (1.0 - np.clip(bron / 0.5, 0.0, 0.35))
             delta[box] += sev * 0.7 * DMU * air[box] * fill
         elif p == "pneumothorax":
