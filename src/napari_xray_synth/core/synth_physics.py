@@ -18,8 +18,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import ndimage
 
-from napari_xray_synth.core.conditions import Condition, render_soft_mask
-from napari_xray_synth.core.simulate.pathology import CUT_MM
+from napari_xray_synth.core.conditions import Condition
 
 #: Peak added attenuation at severity 1, as a fraction of the image's contrast range.
 AMPLITUDE: dict[str, float] = {
@@ -114,16 +113,6 @@ def _bronchograms(
     return img / (img.max() + 1e-6)
 
 
-def _cut_fade(free: np.ndarray, soft: np.ndarray, px: float) -> np.ndarray:
-    """1 inside the lesion, falling to 0 over the last CUT_MM before where the lung field cuts
-    its outline ``free`` (``soft``: the clipped soft mask); 1 everywhere if nothing is cut."""
-    cut_away = free & (soft <= 0.5)
-    if not cut_away.any():
-        return np.ones(soft.shape, np.float32)
-    t = np.clip(ndimage.distance_transform_edt(~cut_away) * px / CUT_MM, 0.0, 1.0)
-    return (t * t * (3.0 - 2.0 * t)).astype(np.float32)
-
-
 def add_lesion(
     window: np.ndarray,
     soft: np.ndarray,
@@ -170,15 +159,11 @@ def add_lesion(
         radius = cond.size_mm / px / 2
         patchy = np.clip(0.7 + 0.3 * smooth_noise(img.shape, 4.0 / px, rng), 0.2, 1.2)
         air = _bronchograms(img.shape, cond.center, radius, px, rng)
-        # an ill-defined margin where the disease ends inside the lung: the filling grades in
-        # over the outer quarter of the radius; where the lung field cuts it, it stays dense
-        # to within CUT_MM of the cut (the silhouette sign), as in the simulator
-        free = render_soft_mask(cond, img.shape, px) > 0.5
-        depth = ndimage.distance_transform_edt(np.pad(free, 1))[1:-1, 1:-1]
+        # an ill-defined margin: the filling grades in over the outer quarter of the radius
+        depth = ndimage.distance_transform_edt(np.pad(soft > 0.5, 1))[1:-1, 1:-1]
         uneven = 0.25 * smooth_noise(img.shape, 6.0 / px, rng)
         ramp = np.clip(0.3 + depth / max(0.35 * radius, 1.0) + uneven, 0.0, 1.0)
-        profile = soft * blur(ramp, 1.5 / px) * _cut_fade(free, soft, px)
-        profile = profile * patchy * (1.0 - 0.6 * air)
+        profile = soft * blur(ramp, 1.5 / px) * patchy * (1.0 - 0.6 * air)
         # the airspaces fill: the lung markings fade under the opacity
         smooth = blur(img, 1.5 / px)
         fill = 0.5 * sev * soft
