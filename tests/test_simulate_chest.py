@@ -233,3 +233,19 @@ def test_consolidation_against_the_heart_hides_its_border():
         assert step_h > 0.05  # the healthy heart border is there to lose
         ratios.append(step_d / step_h)
     assert np.median(ratios) < 0.25
+
+
+def test_consolidation_is_near_homogeneous_inside():
+    """Lobar consolidation is a near-homogeneous opacity with air bronchograms: inside its core
+    the 10-90 % spread of the added density is well under its median (a filling that varied
+    from 0.4 to 1.0 gave 0.79 and drew dark round gaps that read as cavities)."""
+    spreads = []
+    for s in range(8):
+        case = simulate_chest(700 + s, 512, "consolidation", noise=False)
+        hard = case.mask > 0
+        radius = case.conditions[0].size_mm / 2 / case.spacing
+        core = ndimage.distance_transform_edt(hard) >= 0.4 * radius
+        delta = case.diseased_clean.image - case.healthy_clean.image
+        lo, hi = np.percentile(delta[core], [10, 90])
+        spreads.append((hi - lo) / np.median(delta[core]))
+    assert np.median(spreads) < 0.6

@@ -135,7 +135,8 @@ def apply_conditions(
             delta[box] += np.sqrt(sev) * DMU * air[box] * s * layer
         elif p == "consolidation":
             bron = _bronchograms(cond, box, hard, phantom)
-            # patchy inside: acini fill unevenly
+            # a little uneven inside (acini fill unevenly), but near-homogeneous: a 0.4-1.0 filling
+            # drew dark round gaps that read as cavities, not as lobar consolidation
             rng_c = np.random.default_rng([cond.shape_seed, 23])
             patch = smooth_noise(rng_c, s.shape, max(int(3.0 / px), 1), 1.0)
             fluff = smooth_noise(rng_c, s.shape, max(int(6.0 / px), 1), 1.0)
@@ -155,7 +156,7 @@ def apply_conditions(
             cut = np.clip(inside / CUT_MM, 0.0, 1.0)
             cut = cut * cut * (3.0 - 2.0 * cut)
             edge = ndimage.gaussian_filter(sf * ramp, max(1.5 / px, 0.3)) * cut
-            fill = edge * (0.7 + 0.3 * np.tanh(patch)) * (1.0 - np.clip(bron / 0.5, 0.0, 0.35))
+            fill = edge * (0.85 + 0.1 * np.tanh(patch)) * (1.0 - np.clip(bron / 0.5, 0.0, 0.35))
             delta[box] += sev * 0.7 * DMU * air[box] * fill
         elif p == "pneumothorax":
             # severity: how much of the lung's path is lost to air in the rim
