@@ -41,7 +41,7 @@ from napari_xray_synth.core.simulate.phantom import (
 
 REGION_PATHOLOGIES = ("effusion", "pneumothorax", "consolidation")
 DMU = MU_SOFT - MU_LUNG
-CUT_MM = 2.0  # a consolidation's fade where the lung field cuts it (mm)
+CUT_MM = 4.0  # a consolidation's fade where the lung field cuts it (mm)
 
 
 def _bbox(mask: np.ndarray, pad: int) -> tuple[slice, slice] | None:
