@@ -63,6 +63,16 @@ def _sphere_chord(hard: np.ndarray, radius_px: float) -> np.ndarray:
     return np.sqrt(np.clip(d * (2 * radius_px - d), 0, None)) / max(radius_px, 1e-6)
 
 
+def _smoothstep(t: np.ndarray) -> np.ndarray:
+    return t * t * (3.0 - 2.0 * t)
+
+
+def _acts(soft: np.ndarray) -> np.ndarray:
+    """Where a lesion acts: where its soft mask passes 0.4, so that its effect stays within a
+    fraction of an edge width of the ground-truth border (soft = 0.5), however dense it is."""
+    return _smoothstep(np.clip((soft - 0.4) / 0.2, 0.0, 1.0))
+
+
 def _free_outline(
     cond: Condition, shape: tuple[int, int], px: float, box: tuple[slice, slice]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -114,10 +124,7 @@ def apply_conditions(
             continue
         sev = float(cond.severity)
         p = cond.pathology
-        # the lesion acts where its soft mask passes 0.4: its effect stays within a fraction
-        # of an edge width of the ground-truth border (soft = 0.5), however dense the lesion
-        s = np.clip((soft[box] - 0.4) / 0.2, 0.0, 1.0)
-        s = s * s * (3.0 - 2.0 * s)
+        s = _acts(soft[box])
         if p in ("nodule", "mass"):
             chord = _sphere_chord(hard[box], cond.size_mm / 2 / px) * cond.size_mm / 10.0
             delta[box] += sev * DMU * chord
@@ -150,12 +157,9 @@ def apply_conditions(
             # thickness and a sharp stop would draw a line there.
             free, fdepth = _free_outline(cond, shape, px, box)
             ramp = np.clip(0.3 + fdepth / (0.35 * cond.size_mm / 2 / px) + 0.25 * fluff, 0.0, 1.0)
-            sf = np.clip((free - 0.4) / 0.2, 0.0, 1.0)
-            sf = sf * sf * (3.0 - 2.0 * sf)
             inside = ndimage.distance_transform_edt(region[box]) * px
-            cut = np.clip(inside / CUT_MM, 0.0, 1.0)
-            cut = cut * cut * (3.0 - 2.0 * cut)
-            edge = ndimage.gaussian_filter(sf * ramp, max(1.5 / px, 0.3)) * cut
+            cut = _smoothstep(np.clip(inside / CUT_MM, 0.0, 1.0))
+            edge = ndimage.gaussian_filter(_acts(free) * ramp, max(1.5 / px, 0.3)) * cut
             fill = edge * (0.85 + 0.1 * np.tanh(patch)) * (1.0 - np.clip(bron / 0.5, 0.0, 0.35))
             delta[box] += sev * 0.7 * DMU * air[box] * fill
         elif p == "pneumothorax":
