@@ -26,6 +26,13 @@ Measures
   through ``core.generative_metrics`` (torchmetrics' arithmetic). FD project / KID project: the
   same with the project classifier's 128-D features of the whole variant vs the whole truth.
 * diversity: mean |v0 - v1| inside the mask over mean |truth - input| there.
+* cls op: as cls acc, but at the classifier card's operating points (the threshold per class
+  that leaves 95 % of validation images without the finding uncalled; ``xray-synth train
+  operating-points``), when the card has them for these weights.
+* PSNR of the generator's mean: a sampled variant's squared error is the error of the
+  generator's conditional mean plus the spread of its samples. With two variants per case,
+  mean MSE - mean((v0 - v1)^2) / 2 estimates the first without bias; its PSNR shows how much of
+  a method's PSNR deficit is its diversity (the perception-distortion trade-off).
 * speed: one variant / eight variants of a 2048 x 2048 image.
 """
 
@@ -55,6 +62,7 @@ from napari_xray_synth.core.generative_metrics import (
 )
 from napari_xray_synth.core.models import load_model
 from napari_xray_synth.core.nn.classifier import CLASSES as PROJECT_CLASSES
+from napari_xray_synth.core.operating_points import thresholds_of
 from napari_xray_synth.core.radiograph import Radiograph
 from napari_xray_synth.core.sim_fingerprint import simulator_fingerprint
 from napari_xray_synth.core.simulate import simulate_chest
@@ -201,7 +209,7 @@ def _simulate_cases(n: int, size: int) -> list[dict]:
     return cases
 
 
-def evaluate_method(name, method, model, cases, net, window, clf, n_var=2):
+def evaluate_method(name, method, model, cases, net, window, clf, thr, n_var=2):
     rows = []
     feats, pfeats = [], []
     for i, c in enumerate(cases):
@@ -238,6 +246,7 @@ def evaluate_method(name, method, model, cases, net, window, clf, n_var=2):
                     pathology=c["cond"].pathology,
                     ssim_out=ssim_outside(c["x"], img, c["mask"], c["px"]),
                     cls_ok=int(prob >= 0.5),
+                    cls_op=int(prob >= thr[c["cond"].pathology]),
                     prob=prob,
                     win_ok=int(pred[0] == p + 1),
                     psnr_in=psnr,
@@ -247,8 +256,12 @@ def evaluate_method(name, method, model, cases, net, window, clf, n_var=2):
                 )
             )
         m = c["mask"] > 0
-        div = np.abs(vs[0].radiograph.image - vs[1].radiograph.image)[m].mean()
-        rows[-1]["diversity"] = float(div / max(truth_delta, 1e-6))
+        v0, v1 = vs[0].radiograph.image[m], vs[1].radiograph.image[m]
+        rows[-1]["diversity"] = float(np.abs(v0 - v1).mean() / max(truth_delta, 1e-6))
+        mse = np.mean([((v.radiograph.image[m] - c["y"][m]) ** 2).mean() for v in vs])
+        spread = float(((v0 - v1) ** 2).mean()) / 2  # unbiased sample variance, 2 draws
+        rows[-1]["psnr_case"] = float(10 * np.log10(1.0 / max(mse, 1e-12)))
+        rows[-1]["psnr_mean_est"] = float(10 * np.log10(1.0 / max(mse - spread, 1e-12)))
     return rows, np.array(feats), np.array(pfeats)
 
 
@@ -259,17 +272,24 @@ def paired_bootstrap(a, b, truth_feats, n_boot: int = 500, seed: int = 0) -> dic
     case_a = np.array([r["case"] for r in rows_a])
     n_cases = len(truth_feats)
     col = lambda rows, k: np.array([r[k] for r in rows], float)  # noqa: E731
+    # per-case measures sit on each case's last row, in case order
+    per_case = lambda rows, k: np.array([r[k] for r in rows if k in r], float)  # noqa: E731
     rng = np.random.default_rng(seed)
     keys = ("psnr_in", "ssim_in", "cls_ok")
-    draws = {k: [] for k in (*keys, "fd_project")}
+    case_keys = ("psnr_case", "psnr_mean_est")
+    draws = {k: [] for k in (*keys, *case_keys, "fd_project")}
     for _ in range(n_boot):
         pick = rng.integers(0, n_cases, n_cases)
         rows = np.concatenate([np.flatnonzero(case_a == c) for c in pick])
         for k in keys:
             draws[k].append(col(rows_a, k)[rows].mean() - col(rows_b, k)[rows].mean())
+        for k in case_keys:
+            draws[k].append(per_case(rows_a, k)[pick].mean() - per_case(rows_b, k)[pick].mean())
         t = truth_feats[pick]
         draws["fd_project"].append(frechet_distance(t, fa[rows]) - frechet_distance(t, fb[rows]))
     point = {k: float(col(rows_a, k).mean() - col(rows_b, k).mean()) for k in keys}
+    for k in case_keys:
+        point[k] = float(per_case(rows_a, k).mean() - per_case(rows_b, k).mean())
     point["fd_project"] = float(
         frechet_distance(truth_feats, fa) - frechet_distance(truth_feats, fb)
     )
@@ -287,6 +307,11 @@ def summarise(rows):
         ssim_out=float(np.mean(a("ssim_out"))),
         ssim_out_min=float(np.min(a("ssim_out"))),
         cls_acc=float(np.mean(a("cls_ok"))),
+        cls_op=float(np.mean(a("cls_op"))),
+        psnr_case=float(np.mean(a("psnr_case"))) if len(a("psnr_case")) else float("nan"),
+        psnr_mean_est=float(np.mean(a("psnr_mean_est")))
+        if len(a("psnr_mean_est"))
+        else float("nan"),
         prob_mean=float(np.mean(a("prob"))),
         win_acc=float(np.mean(a("win_ok"))),
         size_ok=float(np.mean(np.abs(size - 1) <= 0.25)),
@@ -397,6 +422,10 @@ def main() -> None:
     i_pred, _ = predict(net, input_w)
     loaded = load_model(args.classifier, device="cpu")
     clf = loaded.module
+    thr_vec, rule = thresholds_of(loaded.card, PROJECT_CLASSES)
+    thr = {p: float(thr_vec[PROJECT_CLASSES.index(p)]) for p in PATHOLOGIES}
+    print(f"project classifier {loaded.sha256[:12]}; 'cls op' calls at: {rule}")
+    t_thr = np.array([thr[c["cond"].pathology] for c in cases])
     t_out = [project_probs(clf, c["y"], c["cond"].pathology) for c in cases]
     t_prob, t_pfeat = np.array([o[0] for o in t_out]), np.stack([o[1] for o in t_out])
     i_prob = np.array([project_probs(clf, c["x"], c["cond"].pathology)[0] for c in cases])
@@ -407,7 +436,7 @@ def main() -> None:
         p: float(np.mean(v[labels == k + 1])) for k, p in enumerate(PATHOLOGIES)
     }
     result = {
-        "classifier": {"name": args.classifier, "sha256": loaded.sha256},
+        "classifier": {"name": args.classifier, "sha256": loaded.sha256, "op_rule": rule},
         "truth": dict(
             cls_acc=float(np.mean(t_prob >= 0.5)),
             prob_mean=float(np.mean(t_prob)),
@@ -415,10 +444,14 @@ def main() -> None:
             size_ok=float(np.mean(np.abs(truth_sizes - 1) <= 0.25)),
             size_median=float(np.median(truth_sizes)),
             cls_per_pathology=per(t_prob >= 0.5),
+            cls_op=float(np.mean(t_prob >= t_thr)),
+            cls_op_per_pathology=per(t_prob >= t_thr),
             win_per_pathology=per(t_pred == labels),
         ),
         "input_fp": float(np.mean(i_prob >= 0.5)),
         "input_fp_per_pathology": per(i_prob >= 0.5),
+        "input_fp_op": float(np.mean(i_prob >= t_thr)),
+        "input_fp_op_per_pathology": per(i_prob >= t_thr),
         "input_fp_window": float(np.mean(i_pred == labels)),
         "methods": {},
     }
@@ -434,7 +467,7 @@ def main() -> None:
     methods = [m for m in methods if m[0] in args.methods.split(",")]
     per_pathology, kept = {}, {}
     for name, method, model in methods:
-        rows, feats, pfeats = evaluate_method(name, method, model, cases, net, window, clf)
+        rows, feats, pfeats = evaluate_method(name, method, model, cases, net, window, clf, thr)
         kept[name] = (rows, pfeats)
         s = summarise(rows)
         # the project classifier's features of whole images, variants against the truth
@@ -530,6 +563,25 @@ def print_tables(result, args) -> None:
                 for p, s in per.items()
             )
         )
+    print(f"\nat the classifier's {result['classifier'].get('op_rule', 'p >= 0.5')}:")
+    for name, s in result["methods"].items():
+        print(
+            f"  {name}: recognised {s['cls_op']:.0%}; "
+            + ", ".join(f"{p} {v['cls_op']:.0%}" for p, v in result["per_pathology"][name].items())
+        )
+    t = result["truth"]
+    print(
+        f"  simulator truth: {t['cls_op']:.0%}; "
+        + ", ".join(f"{p} {v:.0%}" for p, v in t["cls_op_per_pathology"].items())
+        + f"; unchanged input called: {result['input_fp_op']:.0%}"
+    )
+    print(
+        "  unchanged input called the requested pathology: "
+        + ", ".join(f"{p} {v:.0%}" for p, v in result["input_fp_op_per_pathology"].items())
+    )
+    print("\nPSNR in the mask, per case (dB): sampled variants / the generator's mean (estimated)")
+    for name, s in result["methods"].items():
+        print(f"  {name}: {s['psnr_case']:.2f} / {s['psnr_mean_est']:.2f}")
     if "speed_s" in next(iter(result["methods"].values())):
         print("\nspeed, 2048 x 2048, seconds (best of 2):")
         for name, s in result["methods"].items():

@@ -35,6 +35,7 @@ from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.generative_metrics import auc, extract, set_metrics
 from napari_xray_synth.core.models import load_model
 from napari_xray_synth.core.nn.classifier import CLASSES
+from napari_xray_synth.core.operating_points import thresholds_of
 from napari_xray_synth.core.progress import CancelToken, ProgressFn, check_cancel, report
 from napari_xray_synth.core.radiograph import Provenance, Radiograph
 
@@ -567,8 +568,11 @@ def evaluate_synth(
     f_src, f_gen, f_a, f_b = run(sources), run(generated), run(real_a), run(real_b)
     labels = np.array([PATHOLOGIES.index(r["pathology"]) for r in records])
 
+    thr, rule = thresholds_of(clf.card, CLASSES)
+
     def conditioning(probs: np.ndarray) -> dict[str, dict[str, float]]:
-        """Per pathology: detection rate at 0.5, top-1 agreement and AUC vs everything else."""
+        """Per pathology: detection rate at 0.5 and at the card's operating point, top-1
+        agreement and AUC vs everything else."""
         res: dict[str, dict[str, float]] = {}
         all_probs = np.concatenate([probs, f_src["probs"]])
         for j, p in enumerate(PATHOLOGIES):
@@ -578,6 +582,8 @@ def evaluate_synth(
             top = probs[mine][:, 1:].argmax(axis=1) == j
             res[p] = {
                 "detected_at_0.5": float((probs[mine, k] >= 0.5).mean()),
+                "detected_at_op": float((probs[mine, k] >= thr[k]).mean()),
+                "healthy_called_at_op": float((f_src["probs"][:, k] >= thr[k]).mean()),
                 "top1": float(top.mean()),
                 "auc": auc(all_probs[:, k], y),
             }
@@ -687,29 +693,37 @@ def evaluate_synth(
         "",
         "## Conditioning: does the classifier find the requested pathology?",
         "",
-        "Detected: share of images with that pathology's probability >= 0.5. Top-1: share where "
-        "it is the most probable pathology. AUC: that pathology's score, its images against the "
-        "other pathologies' images and the healthy sources.",
+        "Detected: share of images with that pathology's probability >= 0.5. At op: share called "
+        f"at the classifier card's {rule}; healthy called: share of the healthy sources called "
+        "that pathology there. Top-1: share where it is the most probable pathology. AUC: that "
+        "pathology's score, its images against the other pathologies' images and the healthy "
+        "sources.",
         "",
         md_table(
             [
                 "pathology",
                 "detected (gen)",
+                "at op (gen)",
                 "top-1 (gen)",
                 "AUC (gen)",
                 "detected (sim)",
+                "at op (sim)",
                 "top-1 (sim)",
                 "AUC (sim)",
+                "healthy called at op",
             ],
             [
                 [
                     p,
                     cond_gen[p]["detected_at_0.5"],
+                    cond_gen[p]["detected_at_op"],
                     cond_gen[p]["top1"],
                     cond_gen[p]["auc"],
                     cond_real[p]["detected_at_0.5"],
+                    cond_real[p]["detected_at_op"],
                     cond_real[p]["top1"],
                     cond_real[p]["auc"],
+                    cond_gen[p]["healthy_called_at_op"],
                 ]
                 for p in PATHOLOGIES
             ],
@@ -738,7 +752,7 @@ def evaluate_synth(
             "size": size,
             "seed": seed,
             "dose": dose,
-            "classifier": {"name": clf.name, "sha256": clf.sha256},
+            "classifier": {"name": clf.name, "sha256": clf.sha256, "operating_point": rule},
             "set_metrics": {"generated": m_gen, "floor": m_floor, "sources": m_src},
             "fd_per_pathology": per_path,
             "conditioning": {"generated": cond_gen, "simulator": cond_real},

@@ -165,6 +165,30 @@ def _batch(
     return x, y, target.to(device)
 
 
+def classifier_scores(
+    net: PathologyClassifier,
+    sampler: Sampler,
+    seeds: Sequence[int],
+    batch: int = 16,
+    device: torch.device | str = "cpu",
+    progress: ProgressFn | None = None,
+    cancel: CancelToken | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Probabilities (N, classes) and multi-hot labels (N, classes, bool) on the images of
+    ``seeds``."""
+    device = torch.device(device)
+    net.eval()
+    probs, labels = [], []
+    for i in range(0, len(seeds), batch):
+        check_cancel(cancel)
+        x, y, _ = _batch(sampler, seeds[i : i + batch], net, device)
+        with torch.no_grad():
+            probs.append(torch.sigmoid(net(x)).cpu().numpy())
+        labels.append(y.cpu().numpy())
+        report(progress, min(i + batch, len(seeds)), len(seeds))
+    return np.concatenate(probs), np.concatenate(labels).astype(bool)
+
+
 def evaluate_classifier(
     net: PathologyClassifier,
     sampler: Sampler,
@@ -177,19 +201,9 @@ def evaluate_classifier(
     """AUC and accuracy (threshold 0.5) per class on the images of ``seeds``.
 
     Returns ``{"auc": {class: value}, "accuracy": {...}, "positives": {...}, "n": N,
-    "exact_match": share of images with every class right}``.
+    "exact_match": share of images with every class right, "probs", "labels"}``.
     """
-    device = torch.device(device)
-    net.eval()
-    probs, labels = [], []
-    for i in range(0, len(seeds), batch):
-        check_cancel(cancel)
-        x, y, _ = _batch(sampler, seeds[i : i + batch], net, device)
-        with torch.no_grad():
-            probs.append(torch.sigmoid(net(x)).cpu().numpy())
-        labels.append(y.cpu().numpy())
-        report(progress, min(i + batch, len(seeds)), len(seeds))
-    p, y = np.concatenate(probs), np.concatenate(labels).astype(bool)
+    p, y = classifier_scores(net, sampler, seeds, batch, device, progress, cancel)
     pred = p >= 0.5
     out: dict[str, Any] = {"n": len(seeds), "auc": {}, "accuracy": {}, "positives": {}}
     for j, name in enumerate(CLASSES):
@@ -199,6 +213,7 @@ def evaluate_classifier(
     out["exact_match"] = float((pred == y).all(axis=1).mean())
     aucs = [out["auc"][c] for c in PATHOLOGIES if np.isfinite(out["auc"][c])]
     out["mean_auc_pathologies"] = float(np.mean(aucs)) if aucs else float("nan")
+    out["probs"], out["labels"] = p, y
     return out
 
 
