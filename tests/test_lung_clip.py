@@ -147,3 +147,33 @@ def test_lesion_region_stops_at_the_dome_above_a_dark_pocket():
     fields = estimate_lung_fields(img)
     region = fields.lesion_region("left", 1.0)
     assert not region[270:285, 310:340].any()  # not connected to the lung: not lung
+
+
+def test_a_consolidation_against_the_heart_stops_at_the_heart_border():
+    # 90 mm against the left heart border: the simulator's own field cuts it there (the
+    # silhouette sign); the hull region would carry it across the cardiac notch onto the heart
+    case = simulate_chest(403, 512, conditions=None)
+    px = case.spacing
+    lung = np.asarray(case.lung_sides) == 2
+    rows = np.nonzero(lung.any(axis=1))[0]
+    r = int(rows.min() + 0.72 * (rows.max() - rows.min()))
+    c = int(np.nonzero(lung[r])[0].min() + 12 / px)
+    cond = Condition("consolidation", (float(r), float(c)), 90.0, 0.9, side="left")
+    ref = label_mask([cond], lung.shape, px, [lung]) > 0
+    fields = estimate_lung_fields(np.asarray(case.healthy.image))
+    spill_cm2, iou = {}, {}
+    for name, region in (
+        ("consolidation", fields.lesion_region("left", px, "consolidation")),
+        ("hull", fields.lesion_region("left", px)),
+    ):
+        m = label_mask([cond], lung.shape, px, [region]) > 0
+        spill_cm2[name] = (m & ~ref).sum() * px * px / 100
+        iou[name] = (m & ref).sum() / (m | ref).sum()
+    assert spill_cm2["hull"] > 2.0  # what the consolidation's own region must avoid
+    assert spill_cm2["consolidation"] < 1.0
+    assert iou["consolidation"] >= 0.95
+    # and synthesize clips a consolidation to that region
+    rg = Radiograph(np.asarray(case.healthy.image, np.float32), (px, px), "sim")
+    (v,) = synthesize(rg, [cond], 1, seed=0, method="physics", regions="lung")
+    assert v.mask.any()
+    assert not (v.mask > 0)[~fields.lesion_region("left", px, "consolidation")].any()

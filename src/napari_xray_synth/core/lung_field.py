@@ -23,7 +23,10 @@ where an effusion collects first; so each column of the hull may reach below its
 only down to its first pixel that is not nearer the lung's brightness than the tissue's under
 the dome (the median of the band 10-40 mm below the field), so that on a film whose threshold
 field already reaches the dome nothing of the liver, the spleen or the gas under them is taken.
-(An extension of 30 mm everywhere, the first rule, took in the abdomen under the dome.) Measured
+(An extension of 30 mm everywhere, the first rule, took in the abdomen under the dome.)
+A consolidation is different: it fills the air spaces and stops where the lung does, at the
+heart border and the dome (the silhouette sign), so its region is the threshold field itself,
+grown 2 mm; the hull would carry it across the cardiac notch onto the heart. Measured
 with ``benchmarks/lung_region_iou.py`` (mask IoU with the lesion clipped to the simulator's own
 field): chosen on seeds 400..435, checked on 600..635; see docs/synth.md.
 """
@@ -44,12 +47,15 @@ MIN_FRACTION = 0.02
 #: extension falls off as the square of the distance from the medial edge), and how much around.
 REGION_DOWN_MM = 30.0
 REGION_GROW_MM = 5.0
+#: A consolidation's region: the threshold field grown this much (mm), no hull.
+CONSOLIDATION_GROW_MM = 2.0
 #: The band below a lung field (mm from its lowest pixel) that holds the tissue under the dome.
 BELOW_BAND_MM = (10.0, 40.0)
 #: The rule in words (recorded by ``augment``, whose resumed items must be made the same way).
 LESION_REGION_RULE = (
     f"lung field hull, up to {REGION_DOWN_MM:g} mm down at the lateral edge (quadratic taper) "
-    f"down to the first non-aerated pixel, {REGION_GROW_MM:g} mm out (lesion_region v4)"
+    f"down to the first non-aerated pixel, {REGION_GROW_MM:g} mm out; consolidation: the field "
+    f"{CONSOLIDATION_GROW_MM:g} mm out (lesion_region v5)"
 )
 
 
@@ -63,7 +69,7 @@ class LungFields:
     #: the film the fields were estimated on (lesion_region reads it below the lung)
     image: np.ndarray | None = field(default=None, repr=False, compare=False)
     # lesion_region per (side, px): augment asks once per item, the answer is per film
-    _regions: dict[tuple[str, float], np.ndarray] = field(
+    _regions: dict[tuple[str, float, str], np.ndarray] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
 
@@ -93,7 +99,7 @@ class LungFields:
                     best, pick = d, side
         return pick
 
-    def lesion_region(self, side: str, px: float) -> np.ndarray:
+    def lesion_region(self, side: str, px: float, pathology: str | None = None) -> np.ndarray:
         """Where a lung-filling lesion on ``side`` may go (see the module docstring).
 
         Parameters
@@ -102,10 +108,18 @@ class LungFields:
             "right" or "left" (the patient's).
         px : float
             Pixel size in mm.
+        pathology : str, optional
+            "consolidation" gets the field itself, grown 2 mm; anything else the hull region.
         """
-        key = (side, float(px))
+        kind = "consolidation" if pathology == "consolidation" else "hull"
+        key = (side, float(px), kind)
         if key not in self._regions:
-            self._regions[key] = self._lesion_region(side, px)
+            if kind == "consolidation":
+                lung = self.side(side)
+                grow = ndimage.distance_transform_edt(~lung) * px <= CONSOLIDATION_GROW_MM
+                self._regions[key] = grow if lung.any() else lung.copy()
+            else:
+                self._regions[key] = self._lesion_region(side, px)
         return self._regions[key]
 
     def _lesion_region(self, side: str, px: float) -> np.ndarray:

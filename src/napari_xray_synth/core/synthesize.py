@@ -131,7 +131,7 @@ def lung_regions(
             out.append(c)
             continue
         side = c.side or fields.side_at(c.center)
-        regions.append(fields.lesion_region(side, px))
+        regions.append(fields.lesion_region(side, px, c.pathology))
         out.append(c if c.side == side else dataclasses.replace(c, side=side))
     return regions, tuple(out)
 
