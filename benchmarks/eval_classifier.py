@@ -55,7 +55,8 @@ def main(argv: list[str] | None = None) -> int:
     thr, rule = thresholds_of(model.card, CLASSES)
     if rule != "p >= 0.5":
         p, y = res["probs"], res["labels"]
-        print(f"\nat the card's {rule}, on these images (not the ones it was chosen on):")
+        chosen = model.card["operating_points"].get("chosen_on", "?")
+        print(f"\nat the card's {rule} (chosen on {chosen}), on these images:")
         print("| class | threshold | sensitivity | specificity |")
         print("|---|---|---|---|")
         for j, name in enumerate(CLASSES):

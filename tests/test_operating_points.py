@@ -8,7 +8,7 @@ import pytest
 from evaluate_stand_ins import SIM, synthesize
 from napari_xray_synth.cli import main
 from napari_xray_synth.core import evaluate as ev
-from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.errors import InputError, ModelError
 from napari_xray_synth.core.models import read_card, save_model, sha256_file
 from napari_xray_synth.core.nn.classifier import CLASSES, build_classifier
 from napari_xray_synth.core.operating_points import (
@@ -43,6 +43,20 @@ def test_threshold_keeps_the_specificity_and_is_the_lowest_that_does():
         assert table[name]["negatives"] == neg.size
 
 
+def test_threshold_is_exact_where_the_specificity_times_n_is_a_whole_number():
+    # 0.55 * 100 is 55.000000000000007 in floating point: 55 negatives must stay uncalled, not 56
+    neg = np.arange(100) / 100.0
+    probs = np.concatenate([neg, [1.0]])[:, None]
+    labels = np.zeros((101, 1), bool)
+    labels[-1] = True
+    row = choose_thresholds(probs, labels, ["a"], 0.55)["a"]
+    assert row["specificity"] == pytest.approx(0.55)
+    assert 0.54 < row["threshold"] <= 0.55
+    # a specificity the negatives cannot give short of calling none: above the highest
+    row = choose_thresholds(probs, labels, ["a"], 0.999)["a"]
+    assert row["specificity"] == 1.0 and row["sensitivity"] == 1.0
+
+
 def test_bad_specificity_and_a_class_without_positives_are_refused():
     probs, labels = np.full((10, 1), 0.3), np.zeros((10, 1), bool)
     with pytest.raises(InputError, match="between 0 and 1"):
@@ -61,6 +75,25 @@ def test_card_thresholds_apply_only_to_the_weights_they_were_chosen_for():
     assert t[2] == pytest.approx(0.3) and "95%" in rule
     card["sha256"] = "retrained"
     assert np.allclose(thresholds_of(card, CLASSES)[0], 0.5)
+
+
+def test_a_damaged_operating_points_block_is_one_clear_error():
+    card = {"sha256": "abc", "operating_points": {"weights_sha256": "abc", "specificity": 0.95}}
+    with pytest.raises(ModelError, match="train operating-points"):
+        thresholds_of(card, CLASSES)
+    card["operating_points"]["thresholds"] = {c: {"threshold": None} for c in CLASSES}
+    with pytest.raises(ModelError, match="damaged"):
+        thresholds_of(card, CLASSES)
+
+
+def test_cli_refuses_a_model_that_is_not_a_classifier(tmp_path, capsys):
+    from napari_xray_synth.core.nn.generator import ConditionalUNet
+
+    cfg = {"base": 4, "depth": 2}
+    save_model(ConditionalUNet(**cfg), tmp_path / "gen", "conditional_unet", cfg, {})
+    rc = main(["train", "operating-points", "--model", str(tmp_path / "gen")])
+    assert rc != 0
+    assert "not a pathology classifier" in capsys.readouterr().err
 
 
 def test_cli_writes_thresholds_into_the_card_and_leaves_the_weights(tiny_classifier, capsys):

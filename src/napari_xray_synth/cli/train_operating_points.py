@@ -26,9 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--offset",
         type=int,
-        default=300_000,
-        help="first held-out index, away from the card's and the benchmarks' (default: "
-        "%(default)s)",
+        default=350_000,
+        help="first held-out index (odd seeds 2k+1), away from the card's, eval_classifier's and "
+        "evaluate synth's seeds (default: %(default)s)",
     )
     p.add_argument(
         "--specificity", type=float, default=0.95, help="per class (default: %(default)s)"
@@ -54,6 +54,11 @@ def run(args: argparse.Namespace) -> int:
     if not 0.0 < args.specificity < 1.0:
         raise InputError(f"--specificity must lie between 0 and 1, got {args.specificity}")
     model = load_model(args.model)
+    if model.card.get("architecture") != "pathology-classifier":
+        raise InputError(
+            f"{args.model} is a {model.card.get('architecture')!r} model, not a pathology "
+            "classifier"
+        )
     cfg = model.card.get("training_config", {})
     sampler = sim_sampler(int(cfg.get("sim_size", 256)))
     seeds = [heldout_seed(args.offset + k) for k in range(args.n)]

@@ -5,7 +5,8 @@ prevalence (a nodule in about one image in six), so ``p >= 0.5`` asks a rare, su
 far stronger evidence than a common, obvious one. A detector is used at an operating point
 instead: for each class the threshold that keeps a chosen specificity (share of images without
 the finding left uncalled) on images that are used for nothing else. The thresholds live in the
-classifier's card, tied to the sha256 of its weights and to the simulator they were chosen on.
+classifier's card, tied to the sha256 of its weights (other weights fall back to 0.5), with the
+fingerprint of the simulator they were chosen on recorded beside them.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from napari_xray_synth.core.atomic import atomic_path
-from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.errors import InputError, ModelError
 from napari_xray_synth.core.models import find_model, sha256_file
 
 CARD_KEY = "operating_points"
@@ -60,7 +61,8 @@ def choose_thresholds(
         if neg.size == 0 or pos.size == 0:
             raise InputError(f"no images with and without {name!r} to choose its threshold on")
         # called when p >= t: t just above the k-th lowest negative leaves k of them uncalled
-        k = int(np.ceil(specificity * neg.size))
+        # (the small epsilon: 0.55 * 100 is 55.000000000000007 in floating point)
+        k = int(np.ceil(specificity * neg.size - 1e-9))
         srt = np.sort(neg)
         t = float(np.nextafter(srt[k - 1], np.inf)) if k < neg.size else float(srt[-1] + 1e-6)
         out[name] = {
@@ -80,11 +82,19 @@ def thresholds_of(card: Mapping[str, Any], classes: Sequence[str]) -> tuple[np.n
     chosen for other weights (the sha256 differs).
     """
     ops = card.get(CARD_KEY)
-    if not ops or ops.get("weights_sha256") != card.get("sha256"):
+    if not isinstance(ops, Mapping) or ops.get("weights_sha256") != card.get("sha256"):
         return np.full(len(classes), 0.5), "p >= 0.5"
-    table = ops["thresholds"]
-    t = np.array([float(table.get(c, {}).get("threshold", 0.5)) for c in classes])
-    return t, f"operating point ({ops['specificity']:.0%} specificity)"
+    try:
+        table, spec = ops["thresholds"], float(ops["specificity"])
+        t = np.array([float(table[c]["threshold"]) for c in classes])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ModelError(
+            f"the classifier card's {CARD_KEY} block is damaged ({exc!r} is missing or not a "
+            "number): run xray-synth train operating-points again"
+        ) from exc
+    if not np.all(np.isfinite(t)):
+        raise ModelError(f"the classifier card's {CARD_KEY} hold a threshold that is not finite")
+    return t, f"operating point ({spec:.0%} specificity)"
 
 
 def write_operating_points(
