@@ -123,3 +123,22 @@ def test_gan_cardiomegaly_is_capped_at_its_old_heart():
     ((level, top),) = v.radiograph.provenance[-1].parameters["density_cap_levels"]
     old_heart = rg.image[(v.mask > 0) & (np.asarray(case.lung_sides) == 0)]
     assert np.percentile(old_heart, 50) <= level <= top <= old_heart.max() + 1e-6
+
+
+def test_a_consolidation_is_held_to_the_tissue_it_abuts():
+    from napari_xray_synth.core.density_cap import abutting_level, lower_levels
+
+    img, fields = _film()
+    img[60:200, 130:170] = 0.45  # the heart between the lungs, darker than the abdomen (0.7)
+    mask = np.zeros(img.shape, bool)
+    mask[100:160, 140:200] = True  # a consolidation in the left lung against the heart
+    mask &= fields.left | (img == 0.45)
+    level, top = abutting_level(img, fields, mask, 1.0)
+    assert level == pytest.approx(0.45, abs=0.06)  # the heart, not the abdomen's 0.7
+    under = soft_tissue_level(img, fields, "left", 1.0)
+    assert lower_levels(under, TissueLevels(level, top)) == (level, top)
+    assert lower_levels(None, under) == under and lower_levels(None, None) is None
+    # in mid-lung it abuts nothing that is not lung: no level of its own
+    mid = np.zeros(img.shape, bool)
+    mid[100:130, 200:230] = True
+    assert abutting_level(img, fields, mid, 1.0) is None

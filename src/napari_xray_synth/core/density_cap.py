@@ -15,7 +15,9 @@ the level (the lesion keeps its texture and shape, and it is not scaled where it
 the simulator's own effusions do), and rolls single pixels off smoothly towards the top, so
 that no speck of the lesion is whiter than the whitest tissue under the dome. An enlarged heart
 is capped the same way at the brightness of the old heart shadow (:func:`heart_level`): it is
-the same tissue, more of it, not a brighter one.
+the same tissue, more of it, not a brighter one. A consolidation is also held to the tissue it
+abuts outside the lung fields (the heart, the mediastinum, the chest wall; :func:`abutting_level`):
+where it meets the heart the two have the same density, which is why the border is lost.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ BAND_MM = BELOW_BAND_MM
 LEVEL_PERCENTILE = 90.0
 #: Percentile of the band no pixel of the lesion may pass (approached smoothly from the level).
 TOP_PERCENTILE = 99.5
+#: How far outside a consolidation's mask the tissue it abuts is looked for (mm).
+ABUT_MM = 10.0
 #: Scale (mm) over which the variant's brightness is compared with the level.
 SMOOTH_MM = 5.0
 #: The rule in words, for the provenance.
@@ -47,7 +51,8 @@ RULE = (
     f"percentile of the band {BAND_MM[0]:g}-{BAND_MM[1]:g} mm below the lung field, of "
     f"{', '.join(sorted(CAPPED_AT_HEART))} at that of the old heart shadow in its mask "
     f"(averaged over {SMOOTH_MM:g} mm), single pixels rolled off towards the "
-    f"{TOP_PERCENTILE:g}th percentile"
+    f"{TOP_PERCENTILE:g}th percentile; consolidation also at the tissue outside the lung fields "
+    f"within {ABUT_MM:g} mm of its mask"
 )
 
 
@@ -93,6 +98,34 @@ def heart_level(image: np.ndarray, fields: LungFields, mask: np.ndarray) -> Tiss
         return None
     old = image[mask & ~fields.both]
     return _levels(old) if old.size >= 64 else None
+
+
+def abutting_level(
+    image: np.ndarray, fields: LungFields, mask: np.ndarray, px: float
+) -> TissueLevels | None:
+    """Brightness of the tissue a consolidation's ``mask`` abuts: the film outside both lung
+    fields within ``ABUT_MM`` of the mask (heart, mediastinum, chest wall, dome), or None where
+    there is too little of it (a lesion in mid-lung) or the lung fields are templates."""
+    if fields.method != "threshold" or not mask.any():
+        return None
+    pad = int(np.ceil(ABUT_MM / px)) + 1
+    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    box = (
+        slice(max(rows[0] - pad, 0), rows[-1] + pad + 1),
+        slice(max(cols[0] - pad, 0), cols[-1] + pad + 1),
+    )
+    m = mask[box]
+    near = ndimage.distance_transform_edt(~m) * px <= ABUT_MM
+    ring = image[box][near & ~m & ~fields.both[box]]
+    return _levels(ring) if ring.size >= 64 else None
+
+
+def lower_levels(*levels: TissueLevels | None) -> TissueLevels | None:
+    """The lowest level and the lowest top of those given (None where none is)."""
+    known = [lv for lv in levels if lv is not None]
+    if not known:
+        return None
+    return TissueLevels(min(lv.level for lv in known), min(lv.top for lv in known))
 
 
 def cap_to_level(

@@ -25,8 +25,10 @@ from napari_xray_synth.core.density_cap import (
     CAPPED_AT_HEART,
     RULE,
     TissueLevels,
+    abutting_level,
     cap_to_level,
     heart_level,
+    lower_levels,
     soft_tissue_level,
 )
 from napari_xray_synth.core.errors import InputError, PlacementError
@@ -235,7 +237,12 @@ class _Engine:
         for c in self.conds:
             if c.pathology in CAPPED:
                 side = c.side or fields.side_at(c.center)
-                levels.append(soft_tissue_level(self.rg.image, fields, side, self.px))
+                level = soft_tissue_level(self.rg.image, fields, side, self.px)
+                if c.pathology == "consolidation":
+                    mask = self.mask == LABELS[c.pathology]
+                    abut = abutting_level(self.rg.image, fields, mask, self.px)
+                    level = lower_levels(level, abut)
+                levels.append(level)
             elif c.pathology in CAPPED_AT_HEART:
                 mask = self.mask == LABELS[c.pathology]
                 levels.append(heart_level(self.rg.image, fields, mask))
