@@ -142,3 +142,32 @@ def test_a_consolidation_is_held_to_the_tissue_it_abuts():
     mid = np.zeros(img.shape, bool)
     mid[100:130, 200:230] = True
     assert abutting_level(img, fields, mid, 1.0) is None
+
+
+def test_each_gan_consolidation_is_capped_at_its_own_neighbours():
+    from napari_xray_synth.core.conditions import Condition
+    from napari_xray_synth.core.radiograph import Radiograph
+    from napari_xray_synth.core.simulate import simulate_chest
+    from napari_xray_synth.core.synthesize import synthesize
+
+    case = simulate_chest(403, 256, conditions=None)
+    px = case.spacing
+    rg = Radiograph(np.asarray(case.healthy.image, np.float32), (px, px), "film")
+    sides = np.asarray(case.lung_sides)
+    left, right = sides == 2, sides == 1
+    rows = np.nonzero(left.any(axis=1))[0]
+    r = int(rows.min() + 0.72 * (rows.max() - rows.min()))
+    heart = Condition(
+        "consolidation", (float(r), float(np.nonzero(left[r])[0].min() + 12 / px)), 80.0, 0.9
+    )
+    rr, cc = np.nonzero(right)
+    mid = Condition("consolidation", (float(np.median(rr)), float(np.median(cc))), 25.0, 0.9)
+
+    def levels(conds):
+        (v,) = synthesize(rg, conds, 1, seed=0, method="gan", regions="lung")
+        return v.radiograph.provenance[-1].parameters["density_cap_levels"]
+
+    (alone,) = levels([mid])
+    both = levels([heart, mid])
+    assert both[1] == pytest.approx(alone)  # the other lung's heart border is not its neighbour
+    assert both[0][0] < alone[0]  # the one against the heart is held to the heart

@@ -177,3 +177,11 @@ def test_a_consolidation_against_the_heart_stops_at_the_heart_border():
     (v,) = synthesize(rg, [cond], 1, seed=0, method="physics", regions="lung")
     assert v.mask.any()
     assert not (v.mask > 0)[~fields.lesion_region("left", px, "consolidation")].any()
+
+
+def test_template_fields_give_a_consolidation_the_hull_region():
+    # the field itself is trusted only where the threshold found it; a template is a guess
+    fields = estimate_lung_fields(np.zeros((256, 256), np.float32))
+    assert fields.method == "template"
+    hull = fields.lesion_region("right", 1.0)
+    assert np.array_equal(fields.lesion_region("right", 1.0, "consolidation"), hull)

@@ -41,8 +41,10 @@ BAND_MM = BELOW_BAND_MM
 LEVEL_PERCENTILE = 90.0
 #: Percentile of the band no pixel of the lesion may pass (approached smoothly from the level).
 TOP_PERCENTILE = 99.5
-#: How far outside a consolidation's mask the tissue it abuts is looked for (mm).
+#: How far outside a consolidation's mask the tissue it abuts is looked for (mm), and the least
+#: area of it that sets a level (mm^2; about 64 pixels of a 0.34 mm film).
 ABUT_MM = 10.0
+ABUT_MIN_MM2 = 7.0
 #: Scale (mm) over which the variant's brightness is compared with the level.
 SMOOTH_MM = 5.0
 #: The rule in words, for the provenance.
@@ -117,7 +119,7 @@ def abutting_level(
     m = mask[box]
     near = ndimage.distance_transform_edt(~m) * px <= ABUT_MM
     ring = image[box][near & ~m & ~fields.both[box]]
-    return _levels(ring) if ring.size >= 64 else None
+    return _levels(ring) if ring.size * px * px >= ABUT_MIN_MM2 else None
 
 
 def lower_levels(*levels: TissueLevels | None) -> TissueLevels | None:

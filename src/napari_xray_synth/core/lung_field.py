@@ -111,13 +111,13 @@ class LungFields:
         pathology : str, optional
             "consolidation" gets the field itself, grown 2 mm; anything else the hull region.
         """
-        kind = "consolidation" if pathology == "consolidation" else "hull"
+        # the field itself only where the threshold found it; template ellipses are a guess
+        own = pathology == "consolidation" and self.method == "threshold"
+        kind = "consolidation" if own else "hull"
         key = (side, float(px), kind)
         if key not in self._regions:
             if kind == "consolidation":
-                lung = self.side(side)
-                grow = ndimage.distance_transform_edt(~lung) * px <= CONSOLIDATION_GROW_MM
-                self._regions[key] = grow if lung.any() else lung.copy()
+                self._regions[key] = _grown(self.side(side), CONSOLIDATION_GROW_MM / px)
             else:
                 self._regions[key] = self._lesion_region(side, px)
         return self._regions[key]
@@ -138,6 +138,21 @@ class LungFields:
         ext = _extend_laterally_down(hull, side, REGION_DOWN_MM / spx, aerated)
         grown = ndimage.distance_transform_edt(~ext) <= REGION_GROW_MM / spx
         return resize(grown.astype(np.float32), shape, order=1) > 0.5
+
+
+def _grown(mask: np.ndarray, radius_px: float) -> np.ndarray:
+    """``mask`` grown by ``radius_px``, the distance transform run on its bounding box only."""
+    out = np.zeros_like(mask)
+    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
+    if rows.size == 0:
+        return out
+    pad = int(np.ceil(radius_px)) + 1
+    box = (
+        slice(max(rows[0] - pad, 0), rows[-1] + pad + 1),
+        slice(max(cols[0] - pad, 0), cols[-1] + pad + 1),
+    )
+    out[box] = ndimage.distance_transform_edt(~mask[box]) <= radius_px
+    return out
 
 
 def tissue_below(image: np.ndarray, lung: np.ndarray, px: float) -> np.ndarray | None:

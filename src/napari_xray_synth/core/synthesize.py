@@ -234,13 +234,14 @@ class _Engine:
             return [None] * len(self.conds)
         fields = fields or estimate_lung_fields(self.rg.image)
         levels: list[TissueLevels | None] = []
-        for c in self.conds:
+        for i, c in enumerate(self.conds):
             if c.pathology in CAPPED:
                 side = c.side or fields.side_at(c.center)
                 level = soft_tissue_level(self.rg.image, fields, side, self.px)
                 if c.pathology == "consolidation":
-                    mask = self.mask == LABELS[c.pathology]
-                    abut = abutting_level(self.rg.image, fields, mask, self.px)
+                    # this consolidation's own mask: another one elsewhere has its own neighbours
+                    own = label_mask_local([c], self.rg.shape, self.px, [self._region(i)]) > 0
+                    abut = abutting_level(self.rg.image, fields, own, self.px)
                     level = lower_levels(level, abut)
                 levels.append(level)
             elif c.pathology in CAPPED_AT_HEART:
