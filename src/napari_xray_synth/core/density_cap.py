@@ -29,7 +29,12 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
-from napari_xray_synth.core.lung_field import BELOW_BAND_MM, LungFields, tissue_below
+from napari_xray_synth.core.lung_field import (
+    BELOW_BAND_MM,
+    LungFields,
+    grown_mask,
+    tissue_below,
+)
 
 #: Pathologies whose brightening is capped at the soft-tissue level under the lung.
 CAPPED = frozenset({"effusion", "consolidation"})
@@ -110,15 +115,7 @@ def abutting_level(
     there is too little of it (a lesion in mid-lung) or the lung fields are templates."""
     if fields.method != "threshold" or not mask.any():
         return None
-    pad = int(np.ceil(ABUT_MM / px)) + 1
-    rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
-    box = (
-        slice(max(rows[0] - pad, 0), rows[-1] + pad + 1),
-        slice(max(cols[0] - pad, 0), cols[-1] + pad + 1),
-    )
-    m = mask[box]
-    near = ndimage.distance_transform_edt(~m) * px <= ABUT_MM
-    ring = image[box][near & ~m & ~fields.both[box]]
+    ring = image[grown_mask(mask, ABUT_MM / px) & ~mask & ~fields.both]
     return _levels(ring) if ring.size * px * px >= ABUT_MIN_MM2 else None
 
 

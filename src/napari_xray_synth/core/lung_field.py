@@ -117,7 +117,7 @@ class LungFields:
         key = (side, float(px), kind)
         if key not in self._regions:
             if kind == "consolidation":
-                self._regions[key] = _grown(self.side(side), CONSOLIDATION_GROW_MM / px)
+                self._regions[key] = grown_mask(self.side(side), CONSOLIDATION_GROW_MM / px)
             else:
                 self._regions[key] = self._lesion_region(side, px)
         return self._regions[key]
@@ -140,7 +140,7 @@ class LungFields:
         return resize(grown.astype(np.float32), shape, order=1) > 0.5
 
 
-def _grown(mask: np.ndarray, radius_px: float) -> np.ndarray:
+def grown_mask(mask: np.ndarray, radius_px: float) -> np.ndarray:
     """``mask`` grown by ``radius_px``, the distance transform run on its bounding box only."""
     out = np.zeros_like(mask)
     rows, cols = np.nonzero(mask.any(axis=1))[0], np.nonzero(mask.any(axis=0))[0]
