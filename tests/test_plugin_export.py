@@ -7,6 +7,7 @@ import numpy as np
 import pydicom
 import pytest
 import tifffile
+from qtpy.QtCore import Qt
 
 from napari_xray_synth.core.conditions import Condition, label_mask
 from napari_xray_synth.core.export import read_manifest
@@ -140,3 +141,52 @@ def test_export_widget_pairs_sample_data_mask(make_napari_viewer, monkeypatch):
     viewer.open_sample("napari-xray-synth", "chest_mass")
     widget = ExportWidget(viewer)
     assert widget.selection() == [("simulated chest (mass)", "mass mask")]
+
+
+def test_paint_lesions_on_a_real_film_then_train_on_the_export(
+    make_napari_viewer, tmp_path, rng, monkeypatch
+):
+    """Annotate -> export -> the unpaired trainer reads the painted lesion."""
+    from napari_xray_synth.core.train.real_labels import read_labels
+    from napari_xray_synth.plugin.widgets.export import ExportWidget
+
+    monkeypatch.setenv(workers.SYNC_ENV, "1")
+    errors: list[str] = []
+    monkeypatch.setattr(workers, "show_error", errors.append)
+    viewer = make_napari_viewer()
+    film = Radiograph(rng.random((60, 50), dtype=np.float32), spacing=(0.4, 0.4))
+    _add(viewer, image_layer_tuple(film, "film"))
+    viewer.add_image(rng.random((3, 20, 20)).astype(np.float32), name="stack")
+    widget = ExportWidget(viewer)
+    widget.paint_on.setCurrentText("stack")
+    assert widget.annotate() is None and "'stack'" in errors[-1] and "2-D" in errors[-1]
+    assert [ly.name for ly in viewer.layers] == ["film", "stack"]
+
+    widget.paint_on.setCurrentText("film")
+    widget.pathology.setCurrentText("mass")
+    layer = widget.annotate()
+    assert layer.name == "film lesions" and layer.data.shape == (60, 50)
+    assert tuple(layer.scale) == tuple(viewer.layers["film"].scale) == (0.4, 0.4)
+    assert layer.mode == "paint" and layer.selected_label == 2
+    widget.pathology.setCurrentText("effusion")
+    assert layer.selected_label == 3
+    assert widget.annotate() is layer  # made once
+    assert dict(widget.selection())["film"] == "film lesions"
+
+    layer.data[10:20, 5:25] = 2  # the radiologist paints a mass
+    layer.data[40:50, 30:45] = 3  # and an effusion
+    assert "pathology: mass" in layer.get_status((15, 10))["value"]
+    widget.set_mask("stack", None)
+    table = widget.table
+    for i in range(table.rowCount()):
+        if table.item(i, 0).text() == "stack":
+            table.item(i, 0).setCheckState(Qt.CheckState.Unchecked)
+    widget.folder.setText(str(tmp_path / "set"))
+    widget.format.setCurrentText("png")
+    widget.export()
+    rows = read_manifest(tmp_path / "set")
+    assert [(r["file"], r["pathology"], r["synthetic"]) for r in rows] == [
+        ("images/film.png", "mass;effusion", "False")
+    ]
+    lesions = sorted((r.finding, r.box) for r in read_labels(tmp_path / "set" / "manifest.csv"))
+    assert lesions == [("effusion", (30.0, 40.0, 15.0, 10.0)), ("mass", (5.0, 10.0, 20.0, 10.0))]

@@ -71,6 +71,13 @@ def stack_layer_tuple(rgs: list[Radiograph], name: str, **extra: Any) -> LayerDa
     return np.stack([rg.image for rg in rgs]), kwargs, kind
 
 
+def lesion_features() -> dict[str, list]:
+    """Labels-layer features naming each label value's pathology (napari's status bar shows it)."""
+    names = {v: p for p, v in LABELS.items()}
+    values = list(range(max(names) + 1))
+    return {"index": values, "pathology": [names.get(v, "none") for v in values]}
+
+
 def labels_layer_tuple(
     mask: np.ndarray,
     name: str,
@@ -83,9 +90,34 @@ def labels_layer_tuple(
         "scale": scale or (1.0,) * mask.ndim,
         "units": "mm" if scale else "pixel",  # as the image layer of the same radiograph
         "opacity": 0.4,
+        "features": lesion_features(),
         "metadata": {META_KEY: {"labels": dict(LABELS), **(metadata or {})}},
     }
     return mask.astype(np.uint8), kwargs, "labels"
+
+
+def annotation_layer_tuple(image_layer: Any) -> LayerDataTuple:
+    """An empty lesion mask to paint on ``image_layer`` (a 2-D image): same grid, paired with it.
+
+    Raises
+    ------
+    InputError
+        Naming the layer: not a 2-D image.
+    """
+    name = f"layer {image_layer.name!r}"
+    if _layer_kind(image_layer) != "image":
+        raise InputError(f"is a {_layer_kind(image_layer)} layer, not an image", name)
+    shape = np.shape(image_layer.data)
+    if len(shape) != 2 or getattr(image_layer, "rgb", False):
+        raise InputError(f"is not one 2-D greyscale image (shape {shape})", name)
+    data, kwargs, kind = labels_layer_tuple(
+        np.zeros(shape, np.uint8),
+        f"{image_layer.name} lesions",
+        None,
+        {"variants": [image_layer.name], "annotation": True},
+    )
+    kwargs.update(layer_grid(image_layer))  # on the image's grid, whatever its units
+    return data, kwargs, kind
 
 
 def _layer_kind(layer: Any) -> str:

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from pydicom.dataset import Dataset
 
-from napari_xray_synth.core.conditions import Condition
+from napari_xray_synth.core.conditions import LABELS, Condition
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.export.deidentify import UidMap
 from napari_xray_synth.core.export.dicom import write_dicom
@@ -106,7 +106,14 @@ def write_item(
         seed=item.seed,
         fmt=fmt,
         deidentified=deidentify,
+        painted=painted_pathologies(item.mask) if item.mask is not None else (),
     )
+
+
+def painted_pathologies(mask: np.ndarray) -> list[str]:
+    """The pathologies whose label values (:data:`conditions.LABELS`) occur in ``mask``."""
+    present = set(np.unique(mask).tolist())
+    return [p for p, v in LABELS.items() if v in present]
 
 
 def export_dataset(

@@ -64,6 +64,7 @@ def manifest_row(
     fmt: str = "",
     deidentified: bool = True,
     source: str | None = None,
+    painted: Sequence[str] = (),
 ) -> dict[str, Any]:
     """One manifest row. Several conditions are joined with ';' in each condition column.
 
@@ -85,6 +86,9 @@ def manifest_row(
         Whether DICOM output was de-identified (raster output has no header at all).
     source : str, optional
         The source image; by default ``rg.source``.
+    painted : sequence of str
+        Pathologies painted in the mask of an image with no conditions (an annotated film):
+        the ``pathology`` column lists them.
     """
     gen = generation_step(rg)
     row: dict[str, Any] = {
@@ -92,7 +96,7 @@ def manifest_row(
         "file": file,
         "mask": mask or "",
         "source": source if source is not None else (rg.source or ""),
-        "pathology": ";".join(c.pathology for c in conditions),
+        "pathology": ";".join([c.pathology for c in conditions] or list(painted)),
         "seed": seed if seed is not None else ("" if gen["seed"] is None else gen["seed"]),
         "synthetic": bool(rg.synthetic),
         "method": gen["method"],

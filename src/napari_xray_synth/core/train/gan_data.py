@@ -9,20 +9,20 @@ real set is a separate window set cut around labelled lesions of real images.
 
 from __future__ import annotations
 
-import csv
 import json
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from napari_xray_synth.core.conditions import PATHOLOGIES, SIZE_RANGE_MM, Condition
+from napari_xray_synth.core.conditions import PATHOLOGIES, Condition
 from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.io import read_radiograph
 from napari_xray_synth.core.progress import CancelToken, ProgressFn, check_cancel, report
 from napari_xray_synth.core.synth_gan import _crop_padded, _resample, make_window, normalise
 from napari_xray_synth.core.synth_physics import contrast_scale
+from napari_xray_synth.core.train.real_labels import LabelledImage, box_condition, read_labels
 
 
 @dataclass
@@ -203,102 +203,18 @@ def check_windows(path: str | Path, made_with: dict) -> None:
 
 # --------------------------------------------------------------------------- real data (CSV)
 
-#: ChestX-ray14 finding names -> our pathologies.
-NIH_FINDINGS = {
-    "nodule": "nodule",
-    "mass": "mass",
-    "effusion": "effusion",
-    "pneumothorax": "pneumothorax",
-    "consolidation": "consolidation",
-    "infiltrate": "consolidation",
-    "infiltration": "consolidation",
-    "pneumonia": "consolidation",
-    "cardiomegaly": "cardiomegaly",
-}
 
-
-@dataclass(frozen=True)
-class LabelledImage:
-    """One row of a ChestX-ray14-style CSV."""
-
-    path: Path
-    finding: str  # our pathology name, or "" for no finding
-    box: tuple[float, float, float, float] | None  # x, y, w, h in pixels
-
-
-def _box(row: dict[str, str]) -> tuple[float, float, float, float] | None:
-    for key, val in row.items():
-        if key and key.strip().lower().startswith("bbox") and val and "," in val:
-            nums = [float(v) for v in re.findall(r"[-+]?\d*\.?\d+", val)]
-            if len(nums) == 4:
-                return tuple(nums)  # type: ignore[return-value]
-    # NIH's BBox_List_2017.csv header splits the column: "Bbox [x", "y", "w", "h]"
-    keys = {k.strip(): v for k, v in row.items() if k}
-    if all(k in keys and keys[k] for k in ("Bbox [x", "y", "w", "h]")):
-        return tuple(float(keys[k]) for k in ("Bbox [x", "y", "w", "h]"))  # type: ignore
-    return None
-
-
-def read_label_csv(path: str | Path, images: str | Path | None = None) -> list[LabelledImage]:
-    """Rows of a ChestX-ray14-style CSV: ``Image Index``, ``Finding Label(s)``, ``Bbox [x,y,w,h]``.
-
-    Images are looked up in ``images`` (default: the CSV's folder). Rows with an unknown
-    finding are skipped; "No Finding" rows are the healthy set.
-    """
-    path = Path(path)
-    root = Path(images) if images else path.parent
-    try:
-        with open(path, newline="") as fh:
-            rows = list(csv.DictReader(fh))
-    except OSError as exc:
-        raise InputError(f"cannot read ({exc.strerror})", path) from exc
-    if not rows or "Image Index" not in rows[0]:
-        raise InputError("needs an 'Image Index' column (ChestX-ray14 style)", path)
-    out = []
-    for row in rows:
-        label = (row.get("Finding Label") or row.get("Finding Labels") or "").strip()
-        box = _box(row)
-        finding = ""
-        if label.lower() not in ("no finding", ""):
-            names = [NIH_FINDINGS.get(s.strip().lower()) for s in label.split("|")]
-            names = [n for n in names if n]
-            if not names or box is None:
-                continue  # a finding we do not make, or no place for it
-            finding = names[0]
-        out.append(LabelledImage(root / row["Image Index"].strip(), finding, box))
-    return out
-
-
-def box_condition(
-    finding: str, box: tuple[float, float, float, float], shape: tuple[int, int], px: float
-) -> Condition:
-    """A condition from a labelled box: centre of the box, size from its extent (clamped)."""
-    x, y, w, h = box
-    size = {"effusion": h, "cardiomegaly": w, "pneumothorax": 0.3 * w}.get(finding, max(w, h))
-    lo, hi = SIZE_RANGE_MM[finding]
-    center = (min(max(y + h / 2, 0), shape[0] - 1), min(max(x + w / 2, 0), shape[1] - 1))
-    return Condition(finding, center, float(np.clip(size * px, lo, hi)), 0.8)
-
-
-def _read(path: Path) -> tuple[np.ndarray, float | None]:
-    """A radiograph's pixels in [0, 1] and spacing, through core.io when it is there."""
-    try:
-        from napari_xray_synth.core.io import read_radiograph  # type: ignore[attr-defined]
-    except ImportError:
-        read_radiograph = None
-    if read_radiograph is not None:
-        rg = read_radiograph(path)
-        return rg.image, (float(np.mean(rg.spacing)) if rg.spacing else None)
-    import imageio.v3 as iio
-
-    try:
-        a = np.asarray(iio.imread(path), dtype=np.float64)
-    except Exception as exc:
-        raise InputError(f"cannot read the image ({exc})", path) from exc
-    if a.ndim == 3:
-        a = a[..., :3].mean(-1)
-    a = (a - a.min()) / max(a.max() - a.min(), 1e-9)
-    return a.astype(np.float32), None
+def _read(item: LabelledImage, spacing_mm: float) -> tuple[np.ndarray, float]:
+    """Pixels in [0, 1] and the pixel size: the file's, the manifest's, or the default."""
+    rg = read_radiograph(item.path)
+    if rg.image.ndim != 2:
+        raise InputError(f"is not a 2-D radiograph (shape {rg.image.shape})", item.path)
+    if item.frame is not None and tuple(rg.image.shape) != item.frame:
+        raise InputError(
+            f"its mask has shape {item.frame}, the image {tuple(rg.image.shape)}", item.path
+        )
+    px = float(np.mean(rg.spacing)) if rg.spacing else (item.spacing_mm or spacing_mm)
+    return rg.image.astype(np.float32), px
 
 
 def csv_windows(
@@ -312,33 +228,37 @@ def csv_windows(
 ) -> tuple[WindowSet, WindowSet]:
     """Unpaired windows from real data: (healthy windows with borrowed conditions, real lesions).
 
-    Each labelled lesion gives one real window (its box as the condition); each healthy image
-    gets the condition of a labelled lesion (same relative position), drawn with ``seed``.
+    ``csv_path`` is a ChestX-ray14-style CSV or an exported data set's ``manifest.csv``
+    (:func:`real_labels.read_labels`). Each labelled lesion gives one real window (its box as
+    the condition); each healthy image gets the condition of a labelled lesion (same relative
+    position), drawn with ``seed``. ``spacing_mm`` is the pixel size of images for which
+    neither the file nor the manifest gives one.
     """
-    rows = read_label_csv(csv_path, images)
+    rows = read_labels(csv_path, images)
     sick = [r for r in rows if r.finding]
     healthy = [r for r in rows if not r.finding]
     if not sick or not healthy:
         raise InputError(
-            f"unpaired training needs labelled lesions and 'No Finding' images; found "
+            f"unpaired training needs labelled lesions and healthy images; found "
             f"{len(sick)} and {len(healthy)}",
             csv_path,
         )
     rng = np.random.default_rng(seed)
     real, fake_in, rel = [], [], []
     total = len(sick) + len(healthy)
+    last: tuple[Path | None, tuple[np.ndarray, float] | None] = (None, None)
     for i, r in enumerate(sick):
         check_cancel(cancel)
-        img, px = _read(r.path)
-        px = px or spacing_mm
+        if last[0] != r.path:  # an image's lesions are listed together: read it once
+            last = (r.path, _read(r, spacing_mm))
+        img, px = last[1]  # type: ignore[misc]
         cond = box_condition(r.finding, r.box, img.shape, px)  # type: ignore[arg-type]
         real.append(window_sample(img, cond, px, size))
         rel.append((cond, cond.center[0] / img.shape[0], cond.center[1] / img.shape[1]))
         report(progress, i + 1, total)
     for j, r in enumerate(healthy):
         check_cancel(cancel)
-        img, px = _read(r.path)
-        px = px or spacing_mm
+        img, px = _read(r, spacing_mm)
         cond, fr, fc = rel[int(rng.integers(len(rel)))]
         moved = Condition(
             cond.pathology,

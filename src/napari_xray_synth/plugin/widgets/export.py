@@ -3,6 +3,10 @@
 Each checked image layer is written with the Labels layer chosen beside it (the mask as the user
 left it), in PNG (16-bit), TIFF (float32) or DICOM (Secondary Capture, de-identified unless the
 box is cleared), with ``manifest.csv`` and ``manifest.json``. The work runs in a TaskRunner.
+
+"Paint lesions" gives a real film an empty lesion mask on its grid, paired with it for export,
+with the brush set to the chosen pathology's label: annotated films exported this way are what
+``xray-synth train gan --data manifest.csv`` fine-tunes the generator on.
 """
 
 from __future__ import annotations
@@ -29,10 +33,14 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_xray_synth.core.conditions import Condition
+from napari_xray_synth.core.conditions import LABELS, PATHOLOGIES, Condition
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.export import FORMATS, ExportItem, export_dataset
-from napari_xray_synth.plugin.layers import META_KEY, radiograph_from_layer
+from napari_xray_synth.plugin.layers import (
+    META_KEY,
+    annotation_layer_tuple,
+    radiograph_from_layer,
+)
 from napari_xray_synth.plugin.workers import TaskRunner, notify_error
 
 NO_MASK = "(no mask)"
@@ -114,12 +122,30 @@ class ExportWidget(QWidget):
         self.export_button.clicked.connect(self.export)
         self.refresh_button = QPushButton("Refresh list")
         self.refresh_button.clicked.connect(self.refresh)
+        self.paint_on = QComboBox()
+        self.paint_on.setToolTip("the film to annotate")
+        self.pathology = QComboBox()
+        self.pathology.addItems(list(PATHOLOGIES))
+        self.pathology.setToolTip("the brush paints this pathology's label")
+        self.pathology.currentTextChanged.connect(self._brush)
+        self.paint_button = QPushButton("Paint lesions")
+        self.paint_button.setToolTip(
+            "a lesion mask on the film's grid, exported with it; paint one region per lesion"
+        )
+        self.paint_button.clicked.connect(self.annotate)
+        paint = QFormLayout()
+        pick = QHBoxLayout()
+        pick.addWidget(self.paint_on, 2)
+        pick.addWidget(self.pathology, 1)
+        paint.addRow("annotate", pick)
+        paint.addRow(self.paint_button)
 
         form = QFormLayout()
         form.addRow("folder", row)
         form.addRow("format", self.format)
         form.addRow(self.deidentify)
         layout = QVBoxLayout(self)
+        layout.addLayout(paint)
         layout.addWidget(self.table)
         layout.addWidget(self.refresh_button)
         layout.addLayout(form)
@@ -140,6 +166,11 @@ class ExportWidget(QWidget):
         checked = {name for name, _ in self.selection()} if self.table.rowCount() else None
         images = [ly for ly in self.viewer.layers if _kind(ly) == "image"]
         labels = [ly.name for ly in self.viewer.layers if _kind(ly) == "labels"]
+        current = self.paint_on.currentText()
+        self.paint_on.clear()
+        self.paint_on.addItems([ly.name for ly in images])
+        if current in [ly.name for ly in images]:
+            self.paint_on.setCurrentText(current)
         self.table.setRowCount(len(images))
         for i, layer in enumerate(images):
             item = QTableWidgetItem(layer.name)
@@ -197,6 +228,39 @@ class ExportWidget(QWidget):
         if not items:
             raise InputError("no image layer is checked for export")
         return items
+
+    def _annotation_of(self, image_name: str) -> Any | None:
+        for layer in self.viewer.layers:
+            meta = _meta(layer)
+            if _kind(layer) == "labels" and meta.get("annotation"):
+                if image_name in meta.get("variants", []):
+                    return layer
+        return None
+
+    def annotate(self) -> Any | None:
+        """Give the chosen film its lesion mask (made once) and set the brush; None on error."""
+        name = self.paint_on.currentText()
+        try:
+            if name not in self.viewer.layers:
+                raise InputError("add a film (an image layer) to paint lesions on")
+            layer = self._annotation_of(name)
+            if layer is None:
+                data, kwargs, _ = annotation_layer_tuple(self.viewer.layers[name])
+                layer = self.viewer.add_labels(data, **kwargs)
+        except InputError as exc:
+            notify_error(exc, "annotate")
+            return None
+        self.set_mask(name, layer.name)
+        self.viewer.layers.selection.active = layer
+        layer.mode = "paint"
+        self._brush()
+        return layer
+
+    def _brush(self, *_: Any) -> None:
+        """The active annotation layer's brush paints the chosen pathology."""
+        layer = self.viewer.layers.selection.active
+        if layer is not None and _kind(layer) == "labels" and _meta(layer).get("annotation"):
+            layer.selected_label = LABELS[self.pathology.currentText()]
 
     def export(self) -> Any:
         """Write the data set in a worker; a notification says where the manifest is."""
