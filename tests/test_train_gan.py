@@ -107,3 +107,61 @@ def test_d_steps_updates_the_discriminator_that_often_per_generator_step():
     assert len(seen) == 3 and tr.step == 1
     assert np.isfinite(logs["d"]) and np.isfinite(logs["r1"])
     assert any(not bool((a == p).all()) for a, p in zip(g_before, tr.G.parameters(), strict=True))
+
+
+def _started(tmp_path, **cfg) -> GanTrainer:
+    """An unpaired fine-tune of a tiny generator saved first (the --init-from of a user)."""
+    ws = _pairs()
+    base = GanTrainer(GanConfig(**TINY), ws, None, "cpu")
+    base.run(tmp_path / "base")
+    fake_in, real = _unpaired(ws)
+    tr = GanTrainer(GanConfig(**{**TINY, "mode": "unpaired", **cfg}), fake_in, real, "cpu")
+    tr.init_generator(tmp_path / "base" / "checkpoint")
+    return tr
+
+
+def test_anchor_holds_the_fine_tune_to_its_starting_generator(tmp_path):
+    tr = _started(tmp_path, anchor=50.0, steps=2)
+    assert tr.G0 is not None and not any(p.requires_grad for p in tr.G0.parameters())
+    start = [p.detach().clone() for p in tr.G0.parameters()]
+    logs = tr.train_step()
+    assert logs["anchor"] == 0.0  # the first step starts where the starting generator is
+    tr.train_step()
+    assert tr.history[-1]["anchor"] > 0.0
+    # the start stays frozen while the generator moves
+    assert all(bool((a == p).all()) for a, p in zip(start, tr.G0.parameters(), strict=True))
+    assert any(not bool((a == p).all()) for a, p in zip(start, tr.G.parameters(), strict=True))
+    # no anchor without a start, and no anchor term when the weight is 0
+    assert "anchor" not in _started(tmp_path / "b", anchor=0.0).train_step()
+
+
+def test_a_resumed_anchored_fine_tune_continues_exactly(tmp_path):
+    full = _started(tmp_path / "a", anchor=50.0, steps=4)
+    full.run(tmp_path / "a" / "run")
+    part = _started(tmp_path / "b", anchor=50.0, steps=2)
+    part.run(tmp_path / "b" / "run")
+    fake_in, real = _unpaired(_pairs())
+    cfg = GanConfig(**{**TINY, "mode": "unpaired", "anchor": 50.0, "steps": 4})
+    resumed = GanTrainer(cfg, fake_in, real, "cpu")  # no init_generator: G0 from the checkpoint
+    resumed.load_checkpoint(tmp_path / "b" / "run" / "checkpoint")
+    resumed.run(tmp_path / "c")
+    for a, b in zip(full.G.state_dict().values(), resumed.G.state_dict().values(), strict=True):
+        assert np.allclose(a.numpy(), b.numpy(), atol=1e-6)
+    # a checkpoint without a start cannot be resumed with an anchor
+    plain = GanTrainer(GanConfig(**{**TINY, "steps": 2}), _pairs(), None, "cpu")
+    plain.run(tmp_path / "d")
+    with pytest.raises(InputError, match="starting generator"):
+        GanTrainer(cfg, fake_in, real, "cpu").load_checkpoint(tmp_path / "d" / "checkpoint")
+
+
+def test_d_warmup_trains_the_discriminator_alone_first(tmp_path):
+    tr = _started(tmp_path, d_warmup=2, steps=3)
+    g0 = [p.detach().clone() for p in tr.G.parameters()]
+    d0 = [p.detach().clone() for p in tr.D.parameters()]
+    for _ in range(2):
+        logs = tr.train_step()
+        assert "g" not in logs and np.isfinite(logs["d"])
+    assert all(bool((a == p).all()) for a, p in zip(g0, tr.G.parameters(), strict=True))
+    assert any(not bool((a == p).all()) for a, p in zip(d0, tr.D.parameters(), strict=True))
+    assert "g" in tr.train_step() and tr.step == 3
+    assert any(not bool((a == p).all()) for a, p in zip(g0, tr.G.parameters(), strict=True))

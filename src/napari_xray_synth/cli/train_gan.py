@@ -1,5 +1,5 @@
 """``xray-synth train gan``: train the conditional generator (paired on the simulator, or unpaired
-on real labelled images in ChestX-ray14 CSV style)."""
+on real labelled images: a ChestX-ray14-style CSV, or a data set exported with painted masks)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,37 @@ import shlex
 import sys
 from pathlib import Path
 
+from napari_xray_synth.core.conditions import LABELS
 from napari_xray_synth.core.errors import InputError
+
+#: Settings of a run that is neither an unpaired fine-tune nor given on the command line: the
+#: defaults of the issue's table.
+DEFAULTS = {"r1": 10.0, "d_steps": 1, "mode_seeking": 1.0, "anchor": 0.0, "d_warmup": 0}
+#: An unpaired run with --init-from (a user's fine-tune on their films) defaults to these instead:
+#: with R1 10 the discriminator sits at the constant answer and its noise, amplified by the
+#: mode-seeking term with nothing holding the lesion, wrecks a trained generator within 200 steps
+#: (measured on simulator windows by benchmarks/unpaired_finetune.py; docs/synth.md).
+FINE_TUNE = {"r1": 0.0, "d_steps": 4, "mode_seeking": 0.0, "anchor": 10.0, "d_warmup": 200}
+
+
+def settings(args: argparse.Namespace, mode: str) -> dict[str, float]:
+    """R1, discriminator steps, mode seeking, anchor and warm-up of this run, defaults resolved.
+
+    Raises
+    ------
+    InputError
+        A negative value, or an anchor without a generator to start from.
+    """
+    base = FINE_TUNE if mode == "unpaired" and args.init_from else DEFAULTS
+    out = {k: base[k] if getattr(args, k) is None else getattr(args, k) for k in DEFAULTS}
+    for k, v in out.items():
+        if v < 0:
+            raise InputError(f"--{k.replace('_', '-')} must be 0 or more, got {v:g}")
+    if out["anchor"] > 0 and not (args.init_from or args.resume):
+        raise InputError("--anchor holds the generator to the one it starts from: give --init-from")
+    if args.l1_only:
+        out["mode_seeking"] = 0.0
+    return out
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -18,10 +48,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="train the pathology-conditioned generator",
         description="Train the conditional U-Net generator against a spectrally normalised "
         "PatchGAN. --data sim: paired healthy/diseased windows from the simulator. --data CSV: "
-        "unpaired real data (ChestX-ray14 style: 'Image Index', 'Finding Label', "
-        "'Bbox [x,y,w,h]'; 'No Finding' rows are the healthy inputs).",
+        "unpaired real data: a ChestX-ray14-style CSV ('Image Index', 'Finding Label', "
+        "'Bbox [x,y,w,h]'; 'No Finding' rows are the healthy inputs), or the manifest.csv of a "
+        "data set exported from napari with lesions painted in its masks (label "
+        + ", ".join(f"{v} {p}" for p, v in LABELS.items())
+        + "; real images with nothing painted are the healthy inputs; synthetic rows are left "
+        "out).",
     )
-    p.add_argument("--data", required=True, help="'sim' or a ChestX-ray14-style CSV")
+    p.add_argument(
+        "--data", required=True, help="'sim', a ChestX-ray14-style CSV or an export's manifest.csv"
+    )
     p.add_argument("--out", required=True, help="model path stem, e.g. models/generator")
     p.add_argument(
         "--mode",
@@ -33,7 +69,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--batch", type=int, default=16)
     p.add_argument("--lr-g", type=float, default=2e-4)
     p.add_argument("--lr-d", type=float, default=4e-4)
-    p.add_argument("--r1", type=float, default=10.0, help="R1 penalty factor")
+    fine = "; unpaired with --init-from: {:g}"
+    p.add_argument(
+        "--r1",
+        type=float,
+        default=None,
+        help=f"R1 penalty factor (default {DEFAULTS['r1']:g}{fine.format(FINE_TUNE['r1'])})",
+    )
     p.add_argument("--label-smoothing", type=float, default=0.9, help="one-sided: the real target")
     p.add_argument(
         "--l1",
@@ -42,7 +84,27 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="L1 weight (reconstruction, or self-regularisation when unpaired)",
     )
     p.add_argument("--feature-matching", action="store_true")
-    p.add_argument("--mode-seeking", type=float, default=1.0, help="diversity term weight")
+    p.add_argument(
+        "--mode-seeking",
+        type=float,
+        default=None,
+        help=f"diversity term weight (default {DEFAULTS['mode_seeking']:g}"
+        f"{fine.format(FINE_TUNE['mode_seeking'])})",
+    )
+    p.add_argument(
+        "--anchor",
+        type=float,
+        default=None,
+        help="fine-tuning: L1 weight to the --init-from generator's output (default 0"
+        f"{fine.format(FINE_TUNE['anchor'])})",
+    )
+    p.add_argument(
+        "--d-warmup",
+        type=int,
+        default=None,
+        help="the first steps of --steps in which only the discriminator learns (default 0"
+        f"{fine.format(FINE_TUNE['d_warmup'])})",
+    )
     p.add_argument("--l1-only", action="store_true", help="no adversarial loss (ablation)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", default=None, help="checkpoint stem to continue from")
@@ -67,8 +129,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--d-steps",
         type=int,
-        default=1,
-        help="discriminator updates per generator update (default: %(default)s)",
+        default=None,
+        help="discriminator updates per generator update (default "
+        f"{DEFAULTS['d_steps']}{fine.format(FINE_TUNE['d_steps'])})",
     )
     p.add_argument("--cases", type=int, default=600, help="sim: simulated chests")
     p.add_argument(
@@ -106,6 +169,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _command(args: argparse.Namespace, mode: str) -> str:
     """The exact command of this run, every setting spelled out (for the card)."""
+    st = settings(args, mode)
     parts = [
         "xray-synth",
         "train",
@@ -125,13 +189,17 @@ def _command(args: argparse.Namespace, mode: str) -> str:
         "--lr-d",
         args.lr_d,
         "--r1",
-        args.r1,
+        st["r1"],
         "--label-smoothing",
         args.label_smoothing,
         "--l1",
         args.l1,
         "--mode-seeking",
-        args.mode_seeking,
+        st["mode_seeking"],
+        "--anchor",
+        st["anchor"],
+        "--d-warmup",
+        st["d_warmup"],
         "--seed",
         args.seed,
         "--window",
@@ -145,7 +213,7 @@ def _command(args: argparse.Namespace, mode: str) -> str:
         "--d-scales",
         args.d_scales,
         "--d-steps",
-        args.d_steps,
+        st["d_steps"],
     ]
     if args.max_minutes:
         parts += ["--max-minutes", args.max_minutes]
@@ -181,17 +249,20 @@ def run(args: argparse.Namespace) -> int:
     mode = args.mode or ("paired" if args.data == "sim" else "unpaired")
     if mode == "paired" and args.data != "sim":
         raise InputError("paired mode needs --data sim (real data has no healthy twin)")
+    st = settings(args, mode)
     cfg = GanConfig(
         mode=mode,
         steps=args.steps,
         batch=args.batch,
         lr_g=args.lr_g,
         lr_d=args.lr_d,
-        r1=args.r1,
+        r1=st["r1"],
         label_smoothing=args.label_smoothing,
         l1=args.l1,
         feature_matching=args.feature_matching,
-        mode_seeking=0.0 if args.l1_only else args.mode_seeking,
+        mode_seeking=st["mode_seeking"],
+        anchor=st["anchor"],
+        d_warmup=int(st["d_warmup"]),
         l1_only=args.l1_only,
         seed=args.seed,
         window=args.window,
@@ -199,7 +270,7 @@ def run(args: argparse.Namespace) -> int:
         g_depth=args.depth,
         d_base=args.d_base,
         d_scales=args.d_scales,
-        d_steps=args.d_steps,
+        d_steps=int(st["d_steps"]),
         max_minutes=args.max_minutes,
         sample_every=args.checkpoint_every,
         checkpoint_every=args.checkpoint_every,

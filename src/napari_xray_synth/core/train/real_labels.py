@@ -107,15 +107,6 @@ def read_labels(path: str | Path, images: str | Path | None = None) -> list[Labe
     )
 
 
-def read_label_csv(path: str | Path, images: str | Path | None = None) -> list[LabelledImage]:
-    """Rows of a ChestX-ray14-style CSV (see :func:`read_labels`, which also reads manifests)."""
-    path = Path(path)
-    rows = _rows(path)
-    if not rows or "Image Index" not in rows[0]:
-        raise InputError("needs an 'Image Index' column (ChestX-ray14 style)", path)
-    return _nih_rows(rows, Path(images) if images else path.parent)
-
-
 def _nih_rows(rows: list[dict[str, str]], root: Path) -> list[LabelledImage]:
     """Rows with an unknown finding or a finding without a box are skipped."""
     out = []
