@@ -104,6 +104,43 @@ def test_gan_method_records_the_model(widget):
     assert meta["model_sha256"] == read_card("generator")["sha256"]
 
 
+@pytest.mark.qt
+def test_a_generator_of_ones_own_is_used_and_kept_for_regeneration(widget, tmp_path):
+    """A fine-tuned generator chosen by path: recorded, reused on regenerate; a bad one: a line."""
+    import shutil
+
+    from napari_xray_synth.core.models import find_model, read_card
+
+    viewer, w = widget
+    assert w.model.currentText() == "generator" and not w.model.isEnabled()  # physics chosen
+    assert {"generator", "generator_l1only"} <= {
+        w.model.itemText(i) for i in range(w.model.count())
+    }
+    weights, card = find_model("generator_l1only")
+    mine = tmp_path / "my_generator.safetensors"
+    shutil.copy(weights, mine)
+    shutil.copy(card, mine.with_suffix(".json"))
+    _add_chest(viewer)
+    w.add_points_layer().add([[64, 64]])
+    w.method.setCurrentText("gan")
+    assert w.model.isEnabled()
+    w.model.setCurrentText(str(mine))
+    w.n_variants.setValue(2)
+    w.run()
+    assert not w.errors
+    sha = read_card("generator_l1only")["sha256"]
+    assert viewer.layers["chest nodule v0"].metadata[META_KEY]["model_sha256"] == sha
+    w.model.setCurrentText("generator")  # changed after the batch: regenerate keeps the batch's
+    w.regen_index.setValue(1)
+    w.regenerate()
+    assert not w.errors
+    assert viewer.layers["chest nodule v1"].metadata[META_KEY]["model_sha256"] == sha
+    n_layers = len(viewer.layers)
+    w.model.setCurrentText(str(tmp_path / "missing.safetensors"))
+    w.run()
+    assert w.errors and "missing" in w.errors[-1] and len(viewer.layers) == n_layers
+
+
 def _pneumothorax_in_a_simulated_chest(viewer, w):
     """A simulated chest layer "sim", a point in its right lung, a 30 mm pneumothorax chosen."""
     from napari_xray_synth.core.simulate import simulate_chest

@@ -49,6 +49,21 @@ def models_dirs() -> list[Path]:
     return [d for d in dirs if d.is_dir()]
 
 
+def model_names(architecture: str) -> list[str]:
+    """Names of the models of ``architecture`` in :func:`models_dirs` (first folder wins)."""
+    names: list[str] = []
+    for d in models_dirs():
+        for card in sorted(d.glob("*.json")):
+            try:
+                arch = json.loads(card.read_text()).get("architecture")
+            except (OSError, ValueError, AttributeError):
+                continue  # not a model card
+            if arch == architecture and card.with_suffix(".safetensors").is_file():
+                if card.stem not in names:
+                    names.append(card.stem)
+    return names
+
+
 def sha256_file(path: str | Path) -> str:
     """Hex sha256 of a file."""
     h = hashlib.sha256()

@@ -22,6 +22,7 @@ from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDoubleSpinBox,
+    QFileDialog,
     QFormLayout,
     QHBoxLayout,
     QPushButton,
@@ -32,7 +33,13 @@ from qtpy.QtWidgets import (
 
 from napari_xray_synth.core.conditions import PATHOLOGIES, SIZE_RANGE_MM, Condition
 from napari_xray_synth.core.errors import InputError
-from napari_xray_synth.core.synthesize import Variant, synthesize, synthesize_one
+from napari_xray_synth.core.models import model_names
+from napari_xray_synth.core.synthesize import (
+    DEFAULT_MODEL,
+    Variant,
+    synthesize,
+    synthesize_one,
+)
 from napari_xray_synth.plugin.layers import (
     META_KEY,
     image_layer_tuple,
@@ -66,6 +73,7 @@ class _Batch:
     layer_names: list[str]
     labels_name: str
     regions: str | None = None
+    model: str = "generator"
 
 
 def variant_metadata(v: Variant, index: int) -> dict[str, Any]:
@@ -112,6 +120,17 @@ class SynthesizeWidget(QWidget):
         self.seed.setRange(0, 2**31 - 1)
         self.method = QComboBox()
         self.method.addItems(["gan", "physics"])
+        self.model = QComboBox()
+        self.model.setEditable(True)  # a name in the models folders, or a path
+        self.model.addItems(model_names("conditional_unet") or [DEFAULT_MODEL])
+        self.model.setCurrentText(DEFAULT_MODEL)
+        self.model.setToolTip(
+            "the GAN's generator: a model in the models folders ($XRAY_SYNTH_MODELS too), "
+            "or the path of a .safetensors you trained (xray-synth train gan)"
+        )
+        self.model_browse = QPushButton("…")
+        self.model_browse.clicked.connect(self._browse_model)
+        self.method.currentTextChanged.connect(self._method_changed)
         self.lung_clip = QCheckBox("clip to lung field")
         self.lung_clip.setChecked(True)
         self.lung_clip.setToolTip(
@@ -136,6 +155,10 @@ class SynthesizeWidget(QWidget):
         form.addRow("variants", self.n_variants)
         form.addRow("seed", self.seed)
         form.addRow("method", self.method)
+        gen = QHBoxLayout()
+        gen.addWidget(self.model, 1)
+        gen.addWidget(self.model_browse)
+        form.addRow("generator", gen)
         form.addRow("", self.lung_clip)
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_btn)
@@ -241,7 +264,8 @@ class SynthesizeWidget(QWidget):
             return
         # the clipping as it was when the run started (regenerate uses it too)
         regions = "lung" if self.lung_clip.isChecked() else None
-        self._pending = (image, rg, conds, n, regions)
+        model = self.model_name()
+        self._pending = (image, rg, conds, n, regions, model)
         self.runner.start(
             synthesize,
             rg,
@@ -249,13 +273,29 @@ class SynthesizeWidget(QWidget):
             n,
             self.seed.value(),
             self.method.currentText(),
+            model=model,
             regions=regions,
             on_result=self._show,
             desc="synthesize",
         )
 
+    def _method_changed(self, method: str) -> None:
+        self.model.setEnabled(method == "gan")
+        self.model_browse.setEnabled(method == "gan")
+
+    def _browse_model(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Generator weights", "", "safetensors (*.safetensors)"
+        )
+        if path:
+            self.model.setCurrentText(path)
+
+    def model_name(self) -> str:
+        """The generator the GAN method uses (the default when the field is empty)."""
+        return self.model.currentText().strip() or DEFAULT_MODEL
+
     def _show(self, variants: list[Variant]) -> None:
-        image, rg, conds, n, regions = self._pending
+        image, rg, conds, n, regions, model = self._pending
         grid = layer_grid(image)  # a film without a pixel size stays in pixels
         pathology = conds[0].pathology
         names = []
@@ -280,7 +320,7 @@ class SynthesizeWidget(QWidget):
         if labels_name in self.viewer.layers:
             self.viewer.layers.remove(labels_name)
         self.viewer.add_labels(data, **kwargs)
-        self.batch = _Batch(rg, conds, n, names, labels_name, regions)
+        self.batch = _Batch(rg, conds, n, names, labels_name, regions, model)
         self.regen_index.setMaximum(max(n - 1, 0))
 
     def regenerate(self) -> None:
@@ -304,6 +344,7 @@ class SynthesizeWidget(QWidget):
             k,
             self.seed.value(),
             self.method.currentText(),
+            model=b.model,
             n_variants=b.n_variants,
             regions=b.regions,
             on_result=lambda v: self._replace(k, v),
