@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from napari_xray_synth.core import metrics
-from napari_xray_synth.plugin.widgets.compare import OVERLAY_NAME, CompareWidget
+from napari_xray_synth.plugin.widgets.compare import OVERLAY_NAME, CompareWidget, viewer_grid
 
 pytestmark = pytest.mark.qt
 
@@ -111,9 +111,9 @@ def test_side_by_side_toggles_grid(make_napari_viewer, images):
     w.layer_a.value, w.layer_b.value = la, lb
     w.refresh()
     w.side_by_side.value = True
-    assert viewer.grid.enabled and not _overlay(viewer).visible
+    assert viewer_grid(viewer).enabled and not _overlay(viewer).visible
     w.side_by_side.value = False
-    assert not viewer.grid.enabled and _overlay(viewer).visible
+    assert not viewer_grid(viewer).enabled and _overlay(viewer).visible
 
 
 def test_debounced_update_runs_in_a_worker(make_napari_viewer, images, qtbot, monkeypatch):

@@ -69,11 +69,12 @@ def test_windows_from_an_export_use_its_spacing(tmp_path, rng):
     assert not np.array_equal(other.mask, real.mask)
 
 
-def test_train_gan_on_an_exported_data_set(tmp_path, rng):
+def test_train_gan_on_an_exported_data_set(tmp_path, rng, capsys):
     manifest = exported(tmp_path, rng, fmt="tif")
     out = tmp_path / "gen"
     argv = ["train", "gan", "--data", str(manifest), "--out", str(out), "--steps", "2", *TINY]
     assert main(argv) == 0
+    assert "only 2 labelled lesions" in capsys.readouterr().err  # far too few: a warning
     card = json.loads(out.with_suffix(".json").read_text())
     assert card["training"]["mode"] == "unpaired"
     assert "2 healthy, 2 labelled" in json.dumps(card)

@@ -51,6 +51,12 @@ def format_result(res: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def viewer_grid(viewer: Any) -> Any:
+    """The grid settings: ``viewer.canvas.grid`` since napari 0.9, ``viewer.grid`` before."""
+    canvas = getattr(viewer, "canvas", None)
+    return canvas.grid if canvas is not None and hasattr(canvas, "grid") else viewer.grid
+
+
 class CompareWidget(Container):
     """Compare image A (a variant, a denoised image) with image B (its source).
 
@@ -333,7 +339,7 @@ class CompareWidget(Container):
 
     def _on_grid(self, on: bool) -> None:
         """Grid view shows the layers side by side; the overlay is hidden meanwhile."""
-        self.viewer.grid.enabled = bool(on)
+        viewer_grid(self.viewer).enabled = bool(on)
         if self.overlay is not None and self.overlay in self.viewer.layers:
             if on:
                 self._overlay_was_visible = self.overlay.visible
