@@ -42,7 +42,7 @@ from napari_xray_synth.core.train.gan_data import WindowSet, load_windows
 
 def subset(ws: WindowSet, idx: np.ndarray, shift: float | None = None) -> WindowSet:
     """Windows ``idx``; with ``shift``, the (diseased) x is the healthy one plus shift x lesion."""
-    x = ws.x[idx] if shift is None else ws.x[idx] + shift * (ws.y[idx] - ws.x[idx])  # type: ignore
+    x = ws.x[idx] if shift is None else x_plus(ws, shift)[idx]
     return WindowSet(x, ws.maps[idx], ws.feather[idx], ws.mask[idx], None, ws.pathology[idx])  # type: ignore
 
 
@@ -93,6 +93,7 @@ def measure(g: torch.nn.Module, test: WindowSet, shift: float, seed: int = 7) ->
 
 
 def x_plus(ws: WindowSet, shift: float) -> np.ndarray:
+    """The healthy windows plus ``shift`` times the simulator's lesion (needs paired ``y``)."""
     return ws.x + shift * (ws.y - ws.x)  # type: ignore[operator]
 
 

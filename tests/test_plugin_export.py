@@ -190,3 +190,21 @@ def test_paint_lesions_on_a_real_film_then_train_on_the_export(
     ]
     lesions = sorted((r.finding, r.box) for r in read_labels(tmp_path / "set" / "manifest.csv"))
     assert lesions == [("effusion", (30.0, 40.0, 15.0, 10.0)), ("mass", (5.0, 10.0, 20.0, 10.0))]
+
+
+def test_a_films_lesions_pair_with_that_film_alone(make_napari_viewer, rng, monkeypatch):
+    """ "case1 lesions" must not be exported with "case10" (nor "case1 mask" with it)."""
+    from napari_xray_synth.plugin.widgets.export import ExportWidget
+
+    monkeypatch.setenv(workers.SYNC_ENV, "1")
+    viewer = make_napari_viewer()
+    for name in ("case1", "case10"):
+        film = Radiograph(rng.random((30, 30), dtype=np.float32), spacing=(0.4, 0.4))
+        _add(viewer, image_layer_tuple(film, name))
+    widget = ExportWidget(viewer)
+    widget.paint_on.setCurrentText("case1")
+    widget.annotate()
+    viewer.add_labels(np.zeros((30, 30), np.uint8), name="case1 mask")
+    widget.refresh()
+    pairs = dict(widget.selection())
+    assert pairs["case1"] == "case1 lesions" and pairs["case10"] is None

@@ -79,11 +79,15 @@ def test_train_gan_on_an_exported_data_set(tmp_path, rng, capsys):
     assert card["training"]["mode"] == "unpaired"
     assert "2 healthy, 2 labelled" in json.dumps(card)
     assert "--anchor 0.0 --d-warmup 0" in card["command"]  # trained from scratch: no anchor
-    # fine-tuning it: held to where it starts, after the discriminator has warmed up
+    # fine-tuning it: held to where it starts, after the discriminator has warmed up (the
+    # generator's shape comes from the one it starts from: no --window/--base/--depth)
     tuned = tmp_path / "tuned"
-    argv = ["train", "gan", "--data", str(manifest), "--out", str(tuned), "--steps", "3", *TINY]
-    assert main([*argv, "--init-from", str(out)]) == 0
+    argv = ["train", "gan", "--data", str(manifest), "--out", str(tuned), "--d-base", "4"]
+    assert main([*argv, "--batch", "2", "--steps", "202", "--init-from", str(out)]) == 0
     card = json.loads(tuned.with_suffix(".json").read_text())
+    assert card["window"] == 32 and card["config"] == {"base": 4, "depth": 2}
+    losses = json.loads((tmp_path / "tuned_run" / "checkpoint.json").read_text())["history"]
+    assert "g" not in losses[199] and "anchor" in losses[201]  # 200 D-only steps, then G
     assert "--r1 0.0" in card["command"] and "--anchor 10.0 --d-warmup 200" in card["command"]
     assert card["training"]["anchor"] == 10.0 and card["training"]["d_warmup"] == 200
     assert card["training"]["d_steps"] == 4 and card["training"]["mode_seeking"] == 0.0
@@ -143,3 +147,53 @@ def test_a_csv_of_neither_kind_is_refused(tmp_path):
     path.write_text("name,label\nx.png,Nodule\n")
     with pytest.raises(InputError, match=r"Image Index.*manifest"):
         read_labels(path)
+    path.write_text("id,file,mask,synthetic\n")
+    with pytest.raises(InputError, match="lists no images"):
+        read_labels(path)
+    # a manifest that cannot tell real films from simulated ones (xray-synth simulate's)
+    path.write_text("id,file,mask\na,a.png,a_mask.png\n")
+    with pytest.raises(InputError, match="no 'synthetic' column"):
+        read_labels(path)
+
+
+def test_a_film_with_only_specks_painted_is_neither_sick_nor_healthy(tmp_path, rng):
+    specks = np.zeros((120, 100), np.uint8)
+    specks[3, 3] = specks[90, 90] = LABELS["nodule"]
+    painted = np.zeros((120, 100), np.uint8)
+    painted[20:30, 10:22] = LABELS["nodule"]
+    items = [
+        ExportItem("specks", film(rng), specks),
+        ExportItem("painted", film(rng), painted),
+        ExportItem("clear", film(rng), np.zeros((120, 100), np.uint8)),
+    ]
+    rows = read_labels(export_dataset(items, tmp_path / "set", "png"))
+    assert sorted((r.path.stem, r.finding) for r in rows) == [
+        ("clear", ""),
+        ("painted", "nodule"),
+    ]
+
+
+def test_resuming_a_fine_tune_keeps_its_settings(tmp_path, rng):
+    manifest = exported(tmp_path, rng, fmt="tif")
+    base = ["train", "gan", "--data", str(manifest), *TINY]
+    assert main([*base, "--out", str(tmp_path / "start"), "--steps", "2"]) == 0
+    tune = [*base, "--init-from", str(tmp_path / "start"), "--d-warmup", "2", "--anchor", "7"]
+    assert main([*tune, "--out", str(tmp_path / "a"), "--steps", "4"]) == 0
+    # resumed without --init-from: the checkpoint's settings, not the table's defaults
+    resume = [*base, "--resume", str(tmp_path / "a_run" / "checkpoint"), "--steps", "5"]
+    assert main([*resume, "--out", str(tmp_path / "b")]) == 0
+    cfg = json.loads((tmp_path / "b.json").read_text())["training"]
+    assert (cfg["r1"], cfg["d_steps"], cfg["mode_seeking"]) == (0.0, 4, 0.0)
+    assert (cfg["anchor"], cfg["d_warmup"]) == (7.0, 2)
+
+
+def test_steps_within_the_warm_up_are_refused(tmp_path, rng, capsys):
+    manifest = exported(tmp_path, rng)
+    base = ["train", "gan", "--data", str(manifest), *TINY]
+    assert main([*base, "--out", str(tmp_path / "start"), "--steps", "2"]) == 0
+    out = tmp_path / "tuned"
+    argv = [*base, "--init-from", str(tmp_path / "start"), "--out", str(out), "--steps", "50"]
+    assert main(argv) == 2  # the default warm-up is 200 steps
+    err = capsys.readouterr().err
+    assert "--d-warmup (200)" in err and "Traceback" not in err
+    assert not out.with_suffix(".safetensors").exists()

@@ -12,6 +12,7 @@ import numpy as np
 
 from napari_xray_synth.core.atomic import atomic_path
 from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.export import read_mask_file
 from napari_xray_synth.core.io import read_radiograph
 from napari_xray_synth.core.metrics import compare
 
@@ -50,28 +51,6 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=run)
 
 
-def _read_mask(path: Path) -> np.ndarray:
-    if not path.is_file():
-        raise InputError("no such file", path)
-    if path.suffix.lower() in (".tif", ".tiff"):
-        import tifffile
-
-        m = tifffile.imread(path)
-    else:
-        import imageio.v3 as iio
-
-        try:
-            m = iio.imread(path)
-        except Exception as exc:
-            raise InputError(f"cannot read this mask ({type(exc).__name__})", path) from exc
-    m = np.asarray(m)
-    if m.ndim == 3 and m.shape[-1] in (3, 4):
-        m = m[..., 0]
-    if m.ndim != 2:
-        raise InputError(f"the mask must be 2-D, got shape {m.shape}", path)
-    return m
-
-
 def _finite(v: Any) -> Any:
     # strict JSON has no Infinity: identical images have an infinite PSNR, written as null
     return None if isinstance(v, float) and not math.isfinite(v) else v
@@ -81,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     """Compare two files and print the figures."""
     a = read_radiograph(args.a).image
     b = read_radiograph(args.b).image
-    mask = _read_mask(args.mask) if args.mask else None
+    mask = read_mask_file(args.mask) if args.mask else None
     if a.shape != b.shape:
         raise InputError(
             f"the images differ in shape: {args.a} is {a.shape[0]} x {a.shape[1]}, "

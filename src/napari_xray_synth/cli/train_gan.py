@@ -4,6 +4,7 @@ on real labelled images: a ChestX-ray14-style CSV, or a data set exported with p
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import sys
 from pathlib import Path
@@ -18,21 +19,83 @@ DEFAULTS = {"r1": 10.0, "d_steps": 1, "mode_seeking": 1.0, "anchor": 0.0, "d_war
 #: with R1 10 the discriminator sits at the constant answer and its noise, amplified by the
 #: mode-seeking term with nothing holding the lesion, wrecks a trained generator within 200 steps
 #: (measured on simulator windows by benchmarks/unpaired_finetune.py; docs/synth.md).
+FINE_TUNE = {"r1": 0.0, "d_steps": 4, "mode_seeking": 0.0, "anchor": 10.0, "d_warmup": 200}
+#: Network shape when neither the command line nor a starting generator gives one.
+SHAPE = {"window": 128, "base": 16, "depth": 4}
 #: Fewer labelled lesions than this in an unpaired run get a warning (4 NIH lesions were learnt
 #: by heart: the discriminator's loss fell to 0.33 during its warm-up).
 FEW_LESIONS = 200
-FINE_TUNE = {"r1": 0.0, "d_steps": 4, "mode_seeking": 0.0, "anchor": 10.0, "d_warmup": 200}
+
+
+def _json_beside(path: str) -> dict:
+    """The JSON beside a model or checkpoint (``stem.json``), or {} when there is none."""
+    p = Path(path)
+    stem = p.with_suffix("") if p.suffix in (".safetensors", ".json") else p
+    try:
+        return json.loads(stem.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def _started_from(args: argparse.Namespace) -> dict[str, float]:
+    """Settings recorded by the run being resumed, or the shape of the generator started from."""
+    if args.resume:
+        cfg = _json_beside(args.resume).get("config", {})
+        known = {**DEFAULTS, "window": 0, "g_base": 0, "g_depth": 0}
+        out = {k: cfg[k] for k in known if k in cfg}
+        # a checkpoint from before anchors and warm-ups had neither
+        out.setdefault("anchor", 0.0)
+        out.setdefault("d_warmup", 0)
+    elif args.init_from:
+        card = _json_beside(args.init_from)
+        cfg = card.get("config", {})
+        out = {
+            "window": card.get("window", cfg.get("window")),
+            "g_base": cfg.get("base", cfg.get("g_base")),
+            "g_depth": cfg.get("depth", cfg.get("g_depth")),
+        }
+    else:
+        return {}
+    names = {"g_base": "base", "g_depth": "depth"}
+    return {names.get(k, k): v for k, v in out.items() if v is not None}
+
+
+def shape(args: argparse.Namespace) -> dict[str, int]:
+    """Window, base and depth: the command line's, else the starting generator's, else SHAPE."""
+    start = _started_from(args)
+    return {
+        k: int(getattr(args, k) if getattr(args, k) is not None else start.get(k, SHAPE[k]))
+        for k in SHAPE
+    }
 
 
 def settings(args: argparse.Namespace, mode: str) -> dict[str, float]:
     """R1, discriminator steps, mode seeking, anchor and warm-up of this run, defaults resolved.
+
+    Given on the command line wins; else a resumed run keeps its checkpoint's settings, an
+    unpaired run with --init-from takes :data:`FINE_TUNE`, any other :data:`DEFAULTS`.
+
+    Parameters
+    ----------
+    args : argparse.Namespace
+        The parsed ``train gan`` arguments.
+    mode : str
+        "paired" or "unpaired".
+
+    Returns
+    -------
+    dict
+        ``r1``, ``d_steps``, ``mode_seeking``, ``anchor``, ``d_warmup``.
 
     Raises
     ------
     InputError
         A negative value, or an anchor without a generator to start from.
     """
-    base = FINE_TUNE if mode == "unpaired" and args.init_from else DEFAULTS
+    if args.resume:
+        base = {**DEFAULTS, **_started_from(args)}
+    else:
+        base = FINE_TUNE if mode == "unpaired" and args.init_from else DEFAULTS
     out = {k: base[k] if getattr(args, k) is None else getattr(args, k) for k in DEFAULTS}
     for k, v in out.items():
         if v < 0:
@@ -118,9 +181,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "e.g. an --l1-only run: the pix2pix warm start",
     )
     p.add_argument("--device", default="auto")
-    p.add_argument("--window", type=int, default=128, help="network window in pixels")
-    p.add_argument("--base", type=int, default=16, help="generator base channels")
-    p.add_argument("--depth", type=int, default=4, help="generator down-sampling levels")
+    for flag, what in (
+        ("--window", "network window in pixels"),
+        ("--base", "generator base channels"),
+        ("--depth", "generator down-sampling levels"),
+    ):
+        default = SHAPE[flag.lstrip("-")]
+        help_text = f"{what} (default: the --init-from or --resume generator's, else {default})"
+        p.add_argument(flag, type=int, default=None, help=help_text)
     p.add_argument("--d-base", type=int, default=32, help="discriminator base channels")
     p.add_argument(
         "--max-minutes",
@@ -234,6 +302,8 @@ def _command(args: argparse.Namespace, mode: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Prepare the windows, train, save the generator and its card."""
+    for k, v in shape(args).items():  # resolved once: windows, config and card agree
+        setattr(args, k, v)
     from napari_xray_synth.cli.progress_bar import progress_bar
     from napari_xray_synth.core.sim_fingerprint import simulator_fingerprint
     from napari_xray_synth.core.train.distributed import distributed_context
@@ -323,13 +393,6 @@ def run(args: argparse.Namespace) -> int:
                 args.data, args.window, args.seed, args.spacing, args.images, progress=prog
             )
             source = f"{args.data} ({len(data)} healthy, {len(real)} labelled windows)"
-            if len(real) < FEW_LESIONS:
-                print(
-                    f"warning: {args.data}: only {len(real)} labelled lesions; the "
-                    "discriminator will learn them by heart and the generator will copy "
-                    f"whatever they share. Fine-tuning needs several hundred (>= {FEW_LESIONS}).",
-                    file=sys.stderr,
-                )
     # one process, or one of many under torchrun: gradients averaged, rank 0 alone writes
     with distributed_context(args.device) as ctx:
         trainer = GanTrainer(cfg, data, real, args.device, ctx=ctx)
@@ -349,8 +412,22 @@ def run(args: argparse.Namespace) -> int:
                 msg = " ".join(f"{k}={v:.4g}" for k, v in logs.items() if k != "step")
                 print(f"step {int(logs['step'])}: {msg}", file=sys.stderr, flush=True)
 
+        if ctx.is_main and real is not None and args.data != "sim" and len(real) < FEW_LESIONS:
+            print(
+                f"warning: {args.data}: only {len(real)} labelled lesions; the "
+                "discriminator will learn them by heart and the generator will copy "
+                f"whatever they share. Fine-tuning needs several hundred (>= {FEW_LESIONS}).",
+                file=sys.stderr,
+            )
         with progress_bar("training") as prog:
             trainer.run(run_dir, progress=prog, on_log=log)
+        if ctx.is_main and trainer.step <= cfg.d_warmup:
+            print(
+                f"warning: the run stopped at step {trainer.step}, inside the discriminator "
+                f"warm-up ({cfg.d_warmup} steps): the generator written is the one it started "
+                "from",
+                file=sys.stderr,
+            )
         if not ctx.is_main:
             ctx.barrier()  # rank 0 writes the generator and its card
             return 0

@@ -50,7 +50,18 @@ def models_dirs() -> list[Path]:
 
 
 def model_names(architecture: str) -> list[str]:
-    """Names of the models of ``architecture`` in :func:`models_dirs` (first folder wins)."""
+    """Names of the models of one architecture in :func:`models_dirs` (first folder wins).
+
+    Parameters
+    ----------
+    architecture : str
+        The card's ``architecture``, e.g. "conditional_unet" for generators.
+
+    Returns
+    -------
+    list of str
+        Model names (usable wherever a model name is taken), each with its weights present.
+    """
     names: list[str] = []
     for d in models_dirs():
         for card in sorted(d.glob("*.json")):

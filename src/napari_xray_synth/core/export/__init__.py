@@ -9,7 +9,7 @@ from napari_xray_synth.core.export.dataset import FORMATS, ExportItem, export_da
 from napari_xray_synth.core.export.deidentify import UidMap, deidentify
 from napari_xray_synth.core.export.dicom import build_dicom, read_source_header, write_dicom
 from napari_xray_synth.core.export.manifest import manifest_row, read_manifest, write_manifest
-from napari_xray_synth.core.export.raster import write_image_file, write_mask_file
+from napari_xray_synth.core.export.raster import read_mask_file, write_image_file, write_mask_file
 
 __all__ = [
     "FORMATS",
@@ -20,6 +20,7 @@ __all__ = [
     "export_dataset",
     "manifest_row",
     "read_manifest",
+    "read_mask_file",
     "read_source_header",
     "write_dicom",
     "write_image_file",

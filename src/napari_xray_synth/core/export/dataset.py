@@ -111,7 +111,18 @@ def write_item(
 
 
 def painted_pathologies(mask: np.ndarray) -> list[str]:
-    """The pathologies whose label values (:data:`conditions.LABELS`) occur in ``mask``."""
+    """The pathologies painted in a mask.
+
+    Parameters
+    ----------
+    mask : ndarray
+        Integer labels (:data:`conditions.LABELS`; 0 is background).
+
+    Returns
+    -------
+    list of str
+        The pathologies whose label values occur, in :data:`conditions.PATHOLOGIES` order.
+    """
     present = set(np.unique(mask).tolist())
     return [p for p, v in LABELS.items() if v in present]
 

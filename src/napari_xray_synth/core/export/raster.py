@@ -101,3 +101,41 @@ def write_mask_file(
         else:
             iio.imwrite(tmp, m, extension=".png")
     return path
+
+
+def read_mask_file(path: str | Path) -> np.ndarray:
+    """Read a label mask (PNG or TIFF, as :func:`write_mask_file` writes them) as a 2-D array.
+
+    An RGB(A) file gives its first channel (masks saved by image viewers).
+
+    Parameters
+    ----------
+    path : str or Path
+        The mask file.
+
+    Returns
+    -------
+    ndarray
+        The labels, in the file's own dtype.
+
+    Raises
+    ------
+    InputError
+        Naming the file: missing, unreadable, or not one 2-D image.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("no such mask file", path)
+    try:
+        if path.suffix.lower() in (".tif", ".tiff"):
+            m = tifffile.imread(path)
+        else:
+            m = iio.imread(path)
+    except Exception as exc:  # the decoders raise many types for a damaged file
+        raise InputError(f"cannot read this mask ({type(exc).__name__})", path) from exc
+    m = np.asarray(m)
+    if m.ndim == 3 and m.shape[-1] in (3, 4):
+        m = m[..., 0]
+    if m.ndim != 2:
+        raise InputError(f"the mask must be 2-D, got shape {m.shape}", path)
+    return m

@@ -130,6 +130,11 @@ class GanTrainer:
             raise InputError("steps and batch must be 1 or more")
         if cfg.d_steps < 1 or cfg.d_scales < 1:
             raise InputError("--d-steps and --d-scales must be 1 or more")
+        if cfg.d_warmup < 0 or (cfg.d_warmup and cfg.steps <= cfg.d_warmup):
+            raise InputError(
+                f"--steps ({cfg.steps}) must be more than the discriminator warm-up "
+                f"--d-warmup ({cfg.d_warmup}): the generator would not be trained"
+            )
         self.cfg, self.data, self.real = cfg, data, real
         # under torchrun every rank builds the same networks (same seed) and averages its
         # gradients with the others after each backward pass (see _sync)
@@ -169,7 +174,7 @@ class GanTrainer:
     def _fake(
         self, b: dict[str, torch.Tensor], z: torch.Tensor, net: nn.Module | None = None
     ) -> torch.Tensor:
-        return b["x"] + b["feather"] * (net or self.G)(b["x"], b["maps"], z)
+        return b["x"] + b["feather"] * (self.G if net is None else net)(b["x"], b["maps"], z)
 
     def _d_update(self, b: dict[str, torch.Tensor]) -> dict[str, float]:
         """One discriminator update on batch ``b``; returns its losses."""
@@ -480,11 +485,13 @@ class GanTrainer:
         keys = [k for k in self.history[-1] if k != "step"]
         fig, axes = plt.subplots(1, len(keys), figsize=(2.6 * len(keys), 2.4))
         axes = np.atleast_1d(axes)
-        steps = np.array([h["step"] for h in self.history])
         for ax, k in zip(axes, keys, strict=True):
-            v = np.array([h.get(k, math.nan) for h in self.history], float)
+            # each loss over the steps that have it (the warm-up has no generator losses)
+            have = [h for h in self.history if k in h and not math.isnan(h[k])]
+            steps = np.array([h["step"] for h in have])
+            v = np.array([h[k] for h in have], float)
             w = max(1, len(v) // 50)
-            sm = np.convolve(np.nan_to_num(v), np.ones(w) / w, mode="valid")
+            sm = np.convolve(v, np.ones(w) / w, mode="valid")
             ax.plot(steps[: len(sm)] + w - 1, sm)
             ax.set_title(k, fontsize=8)
             ax.tick_params(labelsize=6)

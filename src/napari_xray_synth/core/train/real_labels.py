@@ -24,6 +24,7 @@ from scipy import ndimage
 
 from napari_xray_synth.core.conditions import LABELS, SIZE_RANGE_MM, Condition
 from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.export.raster import read_mask_file
 
 #: ChestX-ray14 finding names -> our pathologies.
 NIH_FINDINGS = {
@@ -66,10 +67,12 @@ def _box(row: dict[str, str]) -> tuple[float, float, float, float] | None:
     return None
 
 
-def _rows(path: Path) -> list[dict[str, str]]:
+def _rows(path: Path) -> tuple[list[str], list[dict[str, str]]]:
     try:
         with open(path, newline="", encoding="utf-8-sig") as fh:
-            return list(csv.DictReader(fh))
+            reader = csv.DictReader(fh)
+            rows = list(reader)
+            return list(reader.fieldnames or []), rows
     except OSError as exc:
         raise InputError(f"cannot read ({exc.strerror})", path) from exc
     except (UnicodeDecodeError, csv.Error) as exc:
@@ -86,25 +89,40 @@ def read_labels(path: str | Path, images: str | Path | None = None) -> list[Labe
     images : str or Path, optional
         Folder the CSV's image (and mask) paths are relative to (default: the CSV's folder).
 
+    Returns
+    -------
+    list of LabelledImage
+        One per lesion (``finding`` set) and one per healthy image (``finding`` "").
+
     Raises
     ------
     InputError
-        The file cannot be read, has neither format's columns, or a mask is unreadable or
+        The file cannot be read, has neither format's columns, lists no images, is a manifest
+        without a ``synthetic`` column (not an export of films), or a mask is unreadable or
         holds a label that is not a pathology.
     """
     path = Path(path)
-    rows = _rows(path)
+    header, rows = _rows(path)
     root = Path(images) if images else path.parent
-    header = set(rows[0]) if rows else set()
     if "Image Index" in header:
-        return _nih_rows(rows, root)
-    if {"file", "mask"} <= header:
-        return _manifest_rows(rows, root)
-    raise InputError(
-        "needs ChestX-ray14 columns ('Image Index', 'Finding Label', 'Bbox [x,y,w,h]') or an "
-        "exported data set's manifest ('file', 'mask')",
-        path,
-    )
+        kind = "nih"
+    elif {"file", "mask"} <= set(header):
+        if "synthetic" not in header:
+            raise InputError(
+                "has no 'synthetic' column, so real films cannot be told from simulated or "
+                "synthetic ones; export the films with the Export widget",
+                path,
+            )
+        kind = "manifest"
+    else:
+        raise InputError(
+            "needs ChestX-ray14 columns ('Image Index', 'Finding Label', 'Bbox [x,y,w,h]') or "
+            "an exported data set's manifest ('file', 'mask', 'synthetic')",
+            path,
+        )
+    if not rows:
+        raise InputError("lists no images", path)
+    return _nih_rows(rows, root) if kind == "nih" else _manifest_rows(rows, root)
 
 
 def _nih_rows(rows: list[dict[str, str]], root: Path) -> list[LabelledImage]:
@@ -138,36 +156,44 @@ def _spacing(row: dict[str, str]) -> float | None:
     return float(np.mean(vals)) if all(v > 0 for v in vals) else None
 
 
-def read_mask(path: Path) -> np.ndarray:
-    """A label mask (PNG or TIFF, as the Export widget writes them) as a 2-D integer array."""
-    try:
-        if path.suffix.lower() in (".tif", ".tiff"):
-            import tifffile
+def read_label_mask(path: Path) -> np.ndarray:
+    """A label mask of an export (PNG or TIFF) as a 2-D integer array.
 
-            m = tifffile.imread(path)
-        else:
-            import imageio.v3 as iio
-
-            m = iio.imread(path)
-    except FileNotFoundError as exc:
-        raise InputError("no such mask file", path) from exc
-    except Exception as exc:  # the decoders raise many types for a damaged file
-        raise InputError(f"cannot read the mask ({exc})", path) from exc
-    m = np.asarray(m)
-    if m.ndim != 2 or not np.issubdtype(m.dtype, np.integer):
-        raise InputError(f"a mask is one 2-D label image, got {m.dtype} {m.shape}", path)
+    Raises
+    ------
+    InputError
+        Naming the file: missing, unreadable, not 2-D or not integer labels.
+    """
+    m = read_mask_file(path)
+    if not np.issubdtype(m.dtype, np.integer):
+        raise InputError(f"a mask holds integer labels, got {m.dtype}", path)
     return m
 
 
-def mask_lesions(mask: np.ndarray, where: Path) -> list[tuple[str, tuple[float, ...]]]:
-    """(pathology, (x, y, w, h)) of every painted region of ``mask``, largest first per label.
+Box = tuple[float, float, float, float]
+
+
+def mask_lesions(mask: np.ndarray, where: Path) -> list[tuple[str, Box]]:
+    """Every painted region of ``mask`` (label by label, in scan order) as a lesion.
+
+    Parameters
+    ----------
+    mask : ndarray
+        2-D integer labels (:data:`conditions.LABELS`; 0 is background).
+    where : Path
+        The mask's file, for messages.
+
+    Returns
+    -------
+    list of (str, (x, y, w, h))
+        Pathology and bounding box in pixels; regions under :data:`MIN_REGION_PX` are left out.
 
     Raises
     ------
     InputError
         A label value that is not one of :data:`conditions.LABELS`.
     """
-    out = []
+    out: list[tuple[str, Box]] = []
     for value in np.unique(mask):
         if value == 0:
             continue
@@ -190,7 +216,11 @@ def mask_lesions(mask: np.ndarray, where: Path) -> list[tuple[str, tuple[float, 
 
 
 def _manifest_rows(rows: list[dict[str, str]], root: Path) -> list[LabelledImage]:
-    """Real images of an export: a lesion per painted region, healthy when nothing is painted."""
+    """Real images of an export: a lesion per painted region, healthy when nothing is painted.
+
+    A film whose paint is all specks (regions under :data:`MIN_REGION_PX`) is left out: it was
+    annotated, so it is not known to be healthy.
+    """
     out = []
     for row in rows:
         if _truthy(row.get("synthetic")) or not (row.get("file") or "").strip():
@@ -198,12 +228,14 @@ def _manifest_rows(rows: list[dict[str, str]], root: Path) -> list[LabelledImage
         image = root / row["file"].strip()
         spacing = _spacing(row)
         mask_rel = (row.get("mask") or "").strip()
-        mask = read_mask(root / mask_rel) if mask_rel else None
+        mask = read_label_mask(root / mask_rel) if mask_rel else None
         lesions = [] if mask is None else mask_lesions(mask, root / mask_rel)
         frame = None if mask is None else (int(mask.shape[0]), int(mask.shape[1]))
+        if not lesions and mask is not None and mask.any():
+            continue  # only specks painted
         if not lesions:
             out.append(LabelledImage(image, "", None, spacing, frame))
-        out += [LabelledImage(image, p, box, spacing, frame) for p, box in lesions]  # type: ignore
+        out += [LabelledImage(image, p, box, spacing, frame) for p, box in lesions]
     return out
 
 

@@ -192,7 +192,10 @@ class ExportWidget(QWidget):
                 return name
         stem = re.sub(r" v\d+$", "", image_name)  # "chest nodule v2" -> "chest nodule"
         for name in labels:
-            if name.startswith(image_name) or name.startswith(stem):
+            if _meta(self.viewer.layers[name]).get("annotation"):
+                continue  # a film's lesion mask pairs through its metadata alone
+            # "case1 mask" belongs to "case1", not to "case10"
+            if any(name == s or name.startswith(s + " ") for s in (image_name, stem)):
                 return name
         return None
 
