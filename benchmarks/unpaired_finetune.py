@@ -114,6 +114,9 @@ def main() -> None:
     ap.add_argument("--train", type=int, default=0, help="training windows (0: all the rest)")
     ap.add_argument("--cases", default="same,shifted")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--measure-every", type=int, default=0, help="also measure every N generator steps"
+    )
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
 
@@ -153,8 +156,15 @@ def main() -> None:
             tr = GanTrainer(cfg, healthy, real, "cpu")
             tr.init_generator(init)
             t0 = time.time()
-            for _ in range(cfg.steps):
+            for k in range(1, cfg.steps + 1):
                 tr.train_step()
+                g_steps = k - warm
+                if args.measure_every and 0 < g_steps < args.steps:
+                    if g_steps % args.measure_every == 0:
+                        r = measure(tr.G, test, shift)
+                        results[f"{case}/{name} @{g_steps}"] = r
+                        print(case, name, f"@{g_steps}", r, flush=True)
+                        tr.G.train()
             r = measure(tr.G, test, shift) | {"seconds": round(time.time() - t0, 1)}
             results[f"{case}/{name}"] = r
             print(case, name, r, flush=True)
