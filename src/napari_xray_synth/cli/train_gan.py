@@ -38,26 +38,17 @@ def _json_beside(path: str) -> dict:
 
 
 def _started_from(args: argparse.Namespace) -> dict[str, float]:
-    """Settings recorded by the run being resumed, or the shape of the generator started from."""
+    """Settings recorded by the run being resumed, or the shape of the generator started from
+    (a model card's ``window`` and ``config``, or a checkpoint's config)."""
     if args.resume:
         cfg = _json_beside(args.resume).get("config", {})
-        known = {**DEFAULTS, "window": 0, "g_base": 0, "g_depth": 0}
-        out = {k: cfg[k] for k in known if k in cfg}
-        # a checkpoint from before anchors and warm-ups had neither
-        out.setdefault("anchor", 0.0)
-        out.setdefault("d_warmup", 0)
     elif args.init_from:
         card = _json_beside(args.init_from)
-        cfg = card.get("config", {})
-        out = {
-            "window": card.get("window", cfg.get("window")),
-            "g_base": cfg.get("base", cfg.get("g_base")),
-            "g_depth": cfg.get("depth", cfg.get("g_depth")),
-        }
+        cfg = {"window": card.get("window"), **card.get("config", {})}
     else:
         return {}
     names = {"g_base": "base", "g_depth": "depth"}
-    return {names.get(k, k): v for k, v in out.items() if v is not None}
+    return {names.get(k, k): v for k, v in cfg.items() if v is not None}
 
 
 def shape(args: argparse.Namespace) -> dict[str, int]:
@@ -92,8 +83,9 @@ def settings(args: argparse.Namespace, mode: str) -> dict[str, float]:
     InputError
         A negative value, or an anchor without a generator to start from.
     """
-    if args.resume:
-        base = {**DEFAULTS, **_started_from(args)}
+    if args.resume:  # a checkpoint from before anchors and warm-ups had neither: DEFAULTS' 0
+        started = _started_from(args)
+        base = {k: started.get(k, v) for k, v in DEFAULTS.items()}
     else:
         base = FINE_TUNE if mode == "unpaired" and args.init_from else DEFAULTS
     out = {k: base[k] if getattr(args, k) is None else getattr(args, k) for k in DEFAULTS}
@@ -240,7 +232,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _command(args: argparse.Namespace, mode: str) -> str:
     """The exact command of this run, every setting spelled out (for the card)."""
-    st = settings(args, mode)
     parts = [
         "xray-synth",
         "train",
@@ -260,17 +251,17 @@ def _command(args: argparse.Namespace, mode: str) -> str:
         "--lr-d",
         args.lr_d,
         "--r1",
-        st["r1"],
+        args.r1,
         "--label-smoothing",
         args.label_smoothing,
         "--l1",
         args.l1,
         "--mode-seeking",
-        st["mode_seeking"],
+        args.mode_seeking,
         "--anchor",
-        st["anchor"],
+        args.anchor,
         "--d-warmup",
-        st["d_warmup"],
+        args.d_warmup,
         "--seed",
         args.seed,
         "--window",
@@ -284,7 +275,7 @@ def _command(args: argparse.Namespace, mode: str) -> str:
         "--d-scales",
         args.d_scales,
         "--d-steps",
-        st["d_steps"],
+        args.d_steps,
     ]
     if args.max_minutes:
         parts += ["--max-minutes", args.max_minutes]
@@ -302,8 +293,6 @@ def _command(args: argparse.Namespace, mode: str) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Prepare the windows, train, save the generator and its card."""
-    for k, v in shape(args).items():  # resolved once: windows, config and card agree
-        setattr(args, k, v)
     from napari_xray_synth.cli.progress_bar import progress_bar
     from napari_xray_synth.core.sim_fingerprint import simulator_fingerprint
     from napari_xray_synth.core.train.distributed import distributed_context
@@ -322,20 +311,22 @@ def run(args: argparse.Namespace) -> int:
     mode = args.mode or ("paired" if args.data == "sim" else "unpaired")
     if mode == "paired" and args.data != "sim":
         raise InputError("paired mode needs --data sim (real data has no healthy twin)")
-    st = settings(args, mode)
+    # resolved once, onto args: the windows, the config and the card's command agree
+    for k, v in {**shape(args), **settings(args, mode)}.items():
+        setattr(args, k, v)
     cfg = GanConfig(
         mode=mode,
         steps=args.steps,
         batch=args.batch,
         lr_g=args.lr_g,
         lr_d=args.lr_d,
-        r1=st["r1"],
+        r1=args.r1,
         label_smoothing=args.label_smoothing,
         l1=args.l1,
         feature_matching=args.feature_matching,
-        mode_seeking=st["mode_seeking"],
-        anchor=st["anchor"],
-        d_warmup=int(st["d_warmup"]),
+        mode_seeking=args.mode_seeking,
+        anchor=args.anchor,
+        d_warmup=int(args.d_warmup),
         l1_only=args.l1_only,
         seed=args.seed,
         window=args.window,
@@ -343,7 +334,7 @@ def run(args: argparse.Namespace) -> int:
         g_depth=args.depth,
         d_base=args.d_base,
         d_scales=args.d_scales,
-        d_steps=int(st["d_steps"]),
+        d_steps=int(args.d_steps),
         max_minutes=args.max_minutes,
         sample_every=args.checkpoint_every,
         checkpoint_every=args.checkpoint_every,

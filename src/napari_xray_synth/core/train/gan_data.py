@@ -206,15 +206,13 @@ def check_windows(path: str | Path, made_with: dict) -> None:
 
 def _read(item: LabelledImage, spacing_mm: float) -> tuple[np.ndarray, float]:
     """Pixels in [0, 1] and the pixel size: the file's, the manifest's, or the default."""
-    rg = read_radiograph(item.path)
-    if rg.image.ndim != 2:
-        raise InputError(f"is not a 2-D radiograph (shape {rg.image.shape})", item.path)
+    rg = read_radiograph(item.path)  # one 2-D float32 image, or an InputError naming the file
     if item.frame is not None and tuple(rg.image.shape) != item.frame:
         raise InputError(
             f"its mask has shape {item.frame}, the image {tuple(rg.image.shape)}", item.path
         )
     px = float(np.mean(rg.spacing)) if rg.spacing else (item.spacing_mm or spacing_mm)
-    return rg.image.astype(np.float32), px
+    return rg.image, px
 
 
 def csv_windows(
