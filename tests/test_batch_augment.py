@@ -150,6 +150,12 @@ def test_same_output_with_1_and_2_workers_and_failures(tmp_path):
     settings.write_text(json.dumps(old))
     with pytest.raises(InputError, match="lesion_region None"):
         run_augment(inp, tmp_path / "w1", config(), workers=1)
+    # ... and drawn by the same version of the physics method
+    old = json.loads(saved)
+    old["physics"] = "physics-v1"
+    settings.write_text(json.dumps(old))
+    with pytest.raises(InputError, match="physics 'physics-v1'"):
+        run_augment(inp, tmp_path / "w1", config(), workers=1)
     settings.write_text(saved)
     more = run_augment(inp, tmp_path / "w1", config(per_image=3), workers=1)
     assert more.already_done == 6 and more.written == 3

@@ -57,6 +57,7 @@ from napari_xray_synth.core.progress import (
     check_cancel,
     report,
 )
+from napari_xray_synth.core.synth_physics import PHYSICS_ID
 
 DEFAULT_READER = "napari_xray_synth.core.io:read_radiograph"
 DEFAULT_SYNTHESIZER = "napari_xray_synth.core.synthesize:synthesize"
@@ -466,6 +467,8 @@ def _check_settings(out_dir: Path, config: AugmentConfig) -> None:
     mine["pathologies"] = list(mine["pathologies"])
     mine["lesion_region"] = LESION_REGION_RULE  # how lesions are clipped: items must agree
     mine["density_cap"] = DENSITY_CAP_RULE  # and how bright the GAN may draw them
+    if config.method == "physics":
+        mine["physics"] = PHYSICS_ID  # and how the physics method draws them
     if path.is_file():
         try:
             theirs = json.loads(path.read_text(encoding="utf-8"))

@@ -19,6 +19,10 @@ import numpy as np
 from scipy import ndimage
 
 from napari_xray_synth.core.conditions import Condition
+from napari_xray_synth.core.simulate.pathology import CUT_MM
+
+#: The method's version, in provenance and in ``augment``'s settings (its output changes with it).
+PHYSICS_ID = "physics-v2"
 
 #: Peak added attenuation at severity 1, as a fraction of the image's contrast range.
 AMPLITUDE: dict[str, float] = {
@@ -86,6 +90,18 @@ def _thickness(inside: np.ndarray) -> np.ndarray:
     return np.sqrt(1.0 - (1.0 - depth) ** 2)
 
 
+def _below(level: float | None, base: np.ndarray, added: np.ndarray, width: float) -> np.ndarray:
+    """``added``, rolled off over the last ``width`` below ``level`` so that ``base + added``
+    approaches the level and never passes it (unchanged further below; nothing where ``base``
+    is above it already)."""
+    if level is None:
+        return added
+    knee = level - width
+    total = base + added
+    soft = np.where(total > knee, knee + width * np.tanh((total - knee) / width), total)
+    return np.clip(soft - base, 0.0, np.maximum(added, 0.0))
+
+
 def _bronchograms(
     shape: tuple[int, int],
     center: tuple[float, float],
@@ -120,6 +136,9 @@ def add_lesion(
     px: float,
     scale: float,
     rng: np.random.Generator,
+    free: np.ndarray | None = None,
+    region: np.ndarray | None = None,
+    level: float | None = None,
 ) -> np.ndarray:
     """Put one lesion into an image window by the physics method.
 
@@ -137,6 +156,14 @@ def add_lesion(
         The whole image's contrast range (:func:`contrast_scale`).
     rng : numpy.random.Generator
         The variant's generator: the texture.
+    free : ndarray, optional
+        A consolidation's soft mask before the lung region clipped it (``soft`` when not given).
+    region : ndarray of bool, optional
+        The lung region over the window, where it clipped the consolidation.
+    level : float, optional
+        The brightness of the soft tissue beside the lung (:mod:`density_cap`): an effusion or
+        consolidation brings no pixel above it (fluid in place of air is no denser than that
+        tissue), so the border it abuts is lost rather than outlined by a brighter band.
 
     Returns
     -------
@@ -159,15 +186,24 @@ def add_lesion(
         radius = cond.size_mm / px / 2
         patchy = np.clip(0.7 + 0.3 * smooth_noise(img.shape, 4.0 / px, rng), 0.2, 1.2)
         air = _bronchograms(img.shape, cond.center, radius, px, rng)
-        # an ill-defined margin: the filling grades in over the outer quarter of the radius
-        depth = ndimage.distance_transform_edt(np.pad(soft > 0.5, 1))[1:-1, 1:-1]
+        # an ill-defined margin where the disease ends inside the lung: the filling grades in
+        # over the outer quarter of the radius. Where the lung region cuts the outline (heart,
+        # dome, mediastinum) it stays dense to within CUT_MM of the cut, as the simulator draws
+        # it, so the border next to it is lost (the silhouette sign).
+        free = soft if free is None else free
+        depth = ndimage.distance_transform_edt(np.pad(free > 0.5, 1))[1:-1, 1:-1]
         uneven = 0.25 * smooth_noise(img.shape, 6.0 / px, rng)
         ramp = np.clip(0.3 + depth / max(0.35 * radius, 1.0) + uneven, 0.0, 1.0)
-        profile = soft * blur(ramp, 1.5 / px) * patchy * (1.0 - 0.6 * air)
+        edge = np.clip(free, 0.0, 1.0) * blur(ramp, 1.5 / px) * (soft > 0)
+        if region is not None and not region.all():
+            t = np.clip(ndimage.distance_transform_edt(region) * px / CUT_MM, 0.0, 1.0)
+            edge = edge * (t * t * (3.0 - 2.0 * t))
+        profile = edge * patchy * (1.0 - 0.6 * air)
         # the airspaces fill: the lung markings fade under the opacity
         smooth = blur(img, 1.5 / px)
         fill = 0.5 * sev * soft
-        out = img * (1 - fill) + smooth * fill + amp * profile * (1.0 + 0.05 * tex)
+        out = img * (1 - fill) + smooth * fill
+        out = out + _below(level, out, amp * profile * (1.0 + 0.05 * tex), 0.1 * scale)
     elif p == "effusion":
         rows = np.arange(img.shape[0], dtype=np.float32)[:, None]
         height = cond.size_mm / px
@@ -178,7 +214,8 @@ def add_lesion(
         profile = soft * (0.25 + 0.75 * np.sqrt(depth))
         smooth = blur(img, 3.0 / px)
         fill = 0.8 * sev * soft  # homogeneous fluid hides the vessels behind it
-        out = img * (1 - fill) + smooth * fill + amp * profile * (1.0 + 0.03 * tex)
+        out = img * (1 - fill) + smooth * fill
+        out = out + _below(level, out, amp * profile * (1.0 + 0.03 * tex), 0.1 * scale)
     elif p == "pneumothorax":
         w = soft * sev
         bg = blur(img, 6.0 / px)

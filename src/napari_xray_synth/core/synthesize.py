@@ -39,7 +39,7 @@ from napari_xray_synth.core.pleural_finish import RULE as FINISH_RULE
 from napari_xray_synth.core.progress import CancelToken, ProgressFn, check_cancel, report
 from napari_xray_synth.core.radiograph import Provenance, Radiograph
 from napari_xray_synth.core.simulate.pathology import REGION_PATHOLOGIES
-from napari_xray_synth.core.synth_physics import add_lesion, contrast_scale
+from napari_xray_synth.core.synth_physics import PHYSICS_ID, add_lesion, contrast_scale
 from napari_xray_synth.core.synth_window import (
     condition_box,
     label_mask_local,
@@ -51,7 +51,6 @@ from napari_xray_synth.core.synth_window import (
 METHODS: tuple[str, ...] = ("gan", "physics")
 #: Pixel size assumed when an image carries none (a typical CR/DX detector pitch).
 DEFAULT_SPACING_MM = 0.35
-PHYSICS_ID = "physics-v1"
 DEFAULT_MODEL = "generator"
 
 TRAIN_HINTS.setdefault(DEFAULT_MODEL, "xray-synth train gan --data sim --out models/generator")
@@ -209,7 +208,8 @@ class _Engine:
                 make_window(rg.image, c, self.px, self.gan.size, self._region(i))
                 for i, c in enumerate(conds)
             ]
-            self.levels = self._tissue_levels(fields)
+        # both methods: fluid is no brighter than the tissue it replaces air beside
+        self.levels = self._tissue_levels(fields)
         # the physics method draws every lesion in its box; the GAN's pneumothoraces are
         # finished in theirs (pleural_finish)
         drawn = [method != "gan" or c.pathology in FINISHED for c in conds]
@@ -219,6 +219,16 @@ class _Engine:
         ]
         self.softs = [
             None if b is None else soft_mask_in_box(c, b, rg.shape, self.px, self._region(i))
+            for i, (c, b) in enumerate(zip(conds, self.boxes, strict=True))
+        ]
+        # a clipped consolidation's outline before the cut and the region, for the physics
+        # method's silhouette sign
+        self.cuts = [
+            (soft_mask_in_box(c, b, rg.shape, self.px), self._region(i)[b.slices])
+            if method == "physics"
+            and c.pathology == "consolidation"
+            and self._region(i) is not None
+            else (None, None)
             for i, (c, b) in enumerate(zip(conds, self.boxes, strict=True))
         ]
         # the first lesion's "before" is the film itself in every variant: its markings once
@@ -281,8 +291,18 @@ class _Engine:
             else:
                 box = self.boxes[i]
                 local = local_condition(cond, box, shape)
+                free, region = self.cuts[i]
+                level = None if self.levels[i] is None else self.levels[i].level
                 img[box.slices] = add_lesion(
-                    img[box.slices], self.softs[i], local, self.px, self.scale, rng
+                    img[box.slices],
+                    self.softs[i],
+                    local,
+                    self.px,
+                    self.scale,
+                    rng,
+                    free,
+                    region,
+                    level,
                 )
         params: dict[str, Any] = {
             "method": self.method,
