@@ -105,8 +105,8 @@ def annotation_layer_tuple(image_layer: Any) -> LayerDataTuple:
         Naming the layer: not a 2-D image.
     """
     name = f"layer {image_layer.name!r}"
-    if _layer_kind(image_layer) != "image":
-        raise InputError(f"is a {_layer_kind(image_layer)} layer, not an image", name)
+    if layer_kind(image_layer) != "image":
+        raise InputError(f"is a {layer_kind(image_layer)} layer, not an image", name)
     shape = np.shape(image_layer.data)
     if len(shape) != 2 or getattr(image_layer, "rgb", False):
         raise InputError(f"is not one 2-D greyscale image (shape {shape})", name)
@@ -120,8 +120,10 @@ def annotation_layer_tuple(image_layer: Any) -> LayerDataTuple:
     return data, kwargs, kind
 
 
-def _layer_kind(layer: Any) -> str:
-    return type(layer).__name__.lower()
+def layer_kind(layer: Any) -> str:
+    """ "image", "labels", "points", ... of a napari layer, also through the proxy napari hands
+    a plugin's widgets (whose ``type()`` is the proxy's; its ``__class__`` is the layer's)."""
+    return layer.__class__.__name__.lower()
 
 
 def radiograph_from_layer(layer: Any, plane: np.ndarray | None = None) -> Radiograph:
@@ -143,8 +145,8 @@ def radiograph_from_layer(layer: Any, plane: np.ndarray | None = None) -> Radiog
     name = getattr(layer, "name", "layer")
     if layer is None:
         raise InputError("no image layer chosen")
-    if _layer_kind(layer) != "image":
-        raise InputError(f"is a {_layer_kind(layer)} layer, not an image layer", f"layer {name!r}")
+    if layer_kind(layer) != "image":
+        raise InputError(f"is a {layer_kind(layer)} layer, not an image layer", f"layer {name!r}")
     if getattr(layer, "rgb", False):
         raise InputError("is an RGB image; a radiograph is greyscale", f"layer {name!r}")
     data = np.asarray(layer.data if plane is None else plane)

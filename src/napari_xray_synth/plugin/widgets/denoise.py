@@ -31,7 +31,12 @@ from napari_xray_synth.core.enhance import enhance
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.progress import CancelToken, ProgressFn, check_cancel
 from napari_xray_synth.core.radiograph import Radiograph
-from napari_xray_synth.plugin.layers import image_layer_tuple, layer_grid, radiograph_from_layer
+from napari_xray_synth.plugin.layers import (
+    image_layer_tuple,
+    layer_grid,
+    layer_kind,
+    radiograph_from_layer,
+)
 from napari_xray_synth.plugin.workers import TaskRunner, notify_error
 
 NO_DENOISE = "none (enhance only)"
@@ -174,7 +179,7 @@ class DenoiseWidget(QWidget):
             raise InputError("choose an image layer first")
         layer = self.viewer.layers[name]
         data = getattr(layer, "data", None)
-        kind = type(layer).__name__.lower()
+        kind = layer_kind(layer)
         if kind == "image" and not getattr(layer, "rgb", False) and np.ndim(data) == 3:
             return layer, [radiograph_from_layer(layer, plane=np.asarray(p)) for p in data]
         return layer, [radiograph_from_layer(layer)]

@@ -39,15 +39,12 @@ from napari_xray_synth.core.export import FORMATS, ExportItem, export_dataset
 from napari_xray_synth.plugin.layers import (
     META_KEY,
     annotation_layer_tuple,
+    layer_kind,
     radiograph_from_layer,
 )
 from napari_xray_synth.plugin.workers import TaskRunner, notify_error
 
 NO_MASK = "(no mask)"
-
-
-def _kind(layer: Any) -> str:
-    return type(layer).__name__.lower()
 
 
 def _meta(layer: Any) -> dict:
@@ -80,8 +77,8 @@ def export_item(image_layer: Any, labels_layer: Any | None) -> ExportItem:
     mask = None
     if labels_layer is not None:
         name = f"layer {labels_layer.name!r}"
-        if _kind(labels_layer) != "labels":
-            raise InputError(f"is a {_kind(labels_layer)} layer, not a labels layer", name)
+        if layer_kind(labels_layer) != "labels":
+            raise InputError(f"is a {layer_kind(labels_layer)} layer, not a labels layer", name)
         mask = np.asarray(labels_layer.data)
         if mask.shape != rg.shape:
             raise InputError(
@@ -164,8 +161,8 @@ class ExportWidget(QWidget):
     def refresh(self, *_: Any) -> None:
         """List the image layers (checked) and pair each with a likely labels layer."""
         checked = {name for name, _ in self.selection()} if self.table.rowCount() else None
-        images = [ly for ly in self.viewer.layers if _kind(ly) == "image"]
-        labels = [ly.name for ly in self.viewer.layers if _kind(ly) == "labels"]
+        images = [ly for ly in self.viewer.layers if layer_kind(ly) == "image"]
+        labels = [ly.name for ly in self.viewer.layers if layer_kind(ly) == "labels"]
         current = self.paint_on.currentText()
         self.paint_on.clear()
         self.paint_on.addItems([ly.name for ly in images])
@@ -235,7 +232,7 @@ class ExportWidget(QWidget):
     def _annotation_of(self, image_name: str) -> Any | None:
         for layer in self.viewer.layers:
             meta = _meta(layer)
-            if _kind(layer) == "labels" and meta.get("annotation"):
+            if layer_kind(layer) == "labels" and meta.get("annotation"):
                 if image_name in meta.get("variants", []):
                     return layer
         return None
@@ -262,7 +259,7 @@ class ExportWidget(QWidget):
     def _brush(self, *_: Any) -> None:
         """The active annotation layer's brush paints the chosen pathology."""
         layer = self.viewer.layers.selection.active
-        if layer is not None and _kind(layer) == "labels" and _meta(layer).get("annotation"):
+        if layer is not None and layer_kind(layer) == "labels" and _meta(layer).get("annotation"):
             layer.selected_label = LABELS[self.pathology.currentText()]
 
     def export(self) -> Any:

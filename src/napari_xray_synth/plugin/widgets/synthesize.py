@@ -45,6 +45,7 @@ from napari_xray_synth.plugin.layers import (
     image_layer_tuple,
     labels_layer_tuple,
     layer_grid,
+    layer_kind,
     radiograph_from_layer,
 )
 from napari_xray_synth.plugin.workers import TaskRunner, notify_error
@@ -57,10 +58,6 @@ DEFAULT_SIZE_MM = {
     "consolidation": 50.0,
     "cardiomegaly": 170.0,
 }
-
-
-def _kind(layer: Any) -> str:
-    return type(layer).__name__.lower()
 
 
 @dataclass
@@ -192,7 +189,7 @@ class SynthesizeWidget(QWidget):
         for combo, kind in ((self.image_combo, "image"), (self.points_combo, "points")):
             current = combo.currentText()
             combo.clear()
-            names = [ly.name for ly in self.viewer.layers if _kind(ly) == kind]
+            names = [ly.name for ly in self.viewer.layers if layer_kind(ly) == kind]
             combo.addItems(names)
             if current in names:
                 combo.setCurrentText(current)
