@@ -120,14 +120,19 @@ def test_export_widget_pairs_synthesized_variants(make_napari_viewer, tmp_path, 
         names.append(viewer.add_image(data, **kw).name)
     _add(viewer, labels_layer_tuple(mask, "chest nodule mask", rg.spacing, {"variants": names}))
     _add(viewer, labels_layer_tuple(mask, "other", rg.spacing))
+    # the film they were made from: the synthesis mask is not its mask
+    _add(viewer, image_layer_tuple(Radiograph(rng.random((48, 40), dtype=np.float32)), "chest"))
     widget = ExportWidget(viewer)
-    assert widget.selection() == [(n, "chest nodule mask") for n in names]
+    assert widget.selection() == [(n, "chest nodule mask") for n in names] + [("chest", None)]
     widget.folder.setText(str(tmp_path))
     widget.format.setCurrentText("png")
     widget.export()
     rows = read_manifest(tmp_path)
-    assert [r["seed"] for r in rows] == ["100", "101"]
-    assert all(r["pathology"] == "nodule" and r["mask"] for r in rows)
+    synthetic = [r for r in rows if r["synthetic"] == "True"]
+    (film,) = [r for r in rows if r["synthetic"] == "False"]
+    assert [r["seed"] for r in synthetic] == ["100", "101"]
+    assert all(r["pathology"] == "nodule" and r["mask"] for r in synthetic)
+    assert film["mask"] == "" and film["pathology"] == ""
 
 
 @pytest.mark.qt

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from dicom_factory import IDENTIFIERS, make_ds, ramp, save
@@ -98,3 +99,21 @@ def test_open_button_uses_the_dialog_and_the_reader(make_napari_viewer, dcm, mon
     widget.open_button.click()
     assert [layer.name for layer in viewer.layers] == ["knee"]
     assert tuple(viewer.layers[0].scale) == pytest.approx((0.1, 0.1))
+
+
+def test_a_png_gets_a_pixel_size_that_synthesis_reads(make_napari_viewer):
+    from napari_xray_synth.plugin.layers import radiograph_from_layer
+
+    viewer = make_napari_viewer()
+    widget = RadiographWidget(viewer)
+    layer = viewer.add_image(np.zeros((40, 30), np.float32), name="png film")
+    viewer.layers.selection.active = layer
+    assert widget.pixel_size(layer) is None and widget.spacing_button.isEnabled()
+    assert radiograph_from_layer(layer).spacing is None
+    widget.spacing_spin.setValue(0.143)
+    widget.spacing_button.click()
+    assert tuple(layer.scale) == (0.143, 0.143)
+    assert [str(u) for u in layer.units] == ["millimeter", "millimeter"]
+    rg = radiograph_from_layer(layer)
+    assert rg.spacing == (0.143, 0.143) and rg.spacing_source == "set in napari"
+    assert "0.143" in widget.header_view.toPlainText()

@@ -201,3 +201,61 @@ def test_a_film_without_pixel_size_keeps_its_layers_in_pixels(widget):
     for name in ("film nodule v0", "film nodule v1", "film nodule mask"):
         assert tuple(viewer.layers[name].units) == tuple(film.units)
         assert tuple(viewer.layers[name].scale) == tuple(film.scale)
+
+
+@pytest.mark.qt
+def test_a_film_without_pixel_size_gets_one_warning_naming_it(widget, monkeypatch):
+    viewer, w = widget
+    warnings = []
+    monkeypatch.setattr(
+        "napari_xray_synth.plugin.widgets.synthesize.notify_warning", warnings.append
+    )
+    img = np.full((96, 96), 0.5, np.float32)
+    data, kwargs, _ = image_layer_tuple(Radiograph(img, None, "unknown"), "png film")
+    viewer.add_image(data, **kwargs)
+    w.add_points_layer().add([[48, 48]])
+    w.run()
+    assert len(warnings) == 1 and "'png film'" in warnings[0] and "0.35 mm" in warnings[0]
+    _add_chest(viewer)  # a film with a pixel size: no warning
+    w.image_combo.setCurrentText("chest")
+    w.run()
+    assert len(warnings) == 1
+
+
+@pytest.mark.qt
+def test_a_new_run_replaces_the_earlier_run_of_that_film_and_pathology(widget):
+    """Three variants, then one: the two left over would be exported with the new mask."""
+    viewer, w = widget
+    _add_chest(viewer)
+    points = w.add_points_layer()
+    points.add([[40, 40]])
+    w.n_variants.setValue(3)
+    w.run()
+    assert {"chest nodule v1", "chest nodule v2"} <= {ly.name for ly in viewer.layers}
+    points.data = np.array([[90.0, 90.0]])
+    w.n_variants.setValue(1)
+    w.run()
+    names = [ly.name for ly in viewer.layers]
+    assert "chest nodule v1" not in names and "chest nodule v2" not in names
+    assert names[-2:] == ["chest nodule v0", "chest nodule mask"]
+    assert viewer.layers["chest nodule mask"].data[90, 90] > 0
+    assert viewer.layers["chest nodule mask"].data[40, 40] == 0
+    w.pathology.setCurrentText("mass")  # another pathology is another run: both kept
+    w.size_mm.setValue(35.0)
+    w.run()
+    assert "chest nodule v0" in viewer.layers and "chest mass v0" in viewer.layers
+
+
+@pytest.mark.qt
+def test_regenerate_uses_the_method_of_its_batch(widget):
+    viewer, w = widget
+    _add_chest(viewer)
+    w.add_points_layer().add([[60, 70]])
+    w.run()  # physics (the fixture's)
+    w.method.setCurrentText("gan")
+    w.regen_index.setValue(1)
+    w.seed.setValue(9)
+    w.regenerate()
+    assert not w.errors
+    metas = [viewer.layers[f"chest nodule v{k}"].metadata[META_KEY] for k in (0, 1)]
+    assert [m["method"] for m in metas] == ["physics", "physics"]

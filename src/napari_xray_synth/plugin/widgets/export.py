@@ -189,8 +189,10 @@ class ExportWidget(QWidget):
                 return name
         stem = re.sub(r" v\d+$", "", image_name)  # "chest nodule v2" -> "chest nodule"
         for name in labels:
-            if _meta(self.viewer.layers[name]).get("annotation"):
-                continue  # a film's lesion mask pairs through its metadata alone
+            if "variants" in _meta(self.viewer.layers[name]):
+                # a synthesis mask or a film's painted lesions pairs through its metadata alone:
+                # "chest nodule mask" is not the source film's, nor a replaced run's variant's
+                continue
             # "case1 mask" belongs to "case1", not to "case10"
             if any(name == s or name.startswith(s + " ") for s in (image_name, stem)):
                 return name

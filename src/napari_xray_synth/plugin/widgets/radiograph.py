@@ -11,11 +11,14 @@ from pathlib import Path
 from typing import Any
 
 from napari.layers import Image
+from napari.utils.notifications import show_info
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
+    QHBoxLayout,
     QLabel,
     QPlainTextEdit,
     QPushButton,
@@ -23,9 +26,13 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.presets import GENERIC_WINDOWS
 from napari_xray_synth.plugin.layers import META_KEY
 from napari_xray_synth.plugin.workers import notify_error
+
+#: What a film without a pixel size is offered (a typical CR/DX detector pitch).
+OFFERED_SPACING_MM = 0.35
 
 PLUGIN = "napari-xray-synth"
 FILE_FILTER = "Radiographs (*.dcm *.dicom *.tif *.tiff *.png *.jpg *.jpeg);;All files (*)"
@@ -106,6 +113,18 @@ class RadiographWidget(QWidget):
         self.preset_combo.currentIndexChanged.connect(self._on_preset)
         self.invert_check = QCheckBox("Invert (gray ↔ gray_r)")
         self.invert_check.toggled.connect(self.set_inverted)
+        self.spacing_spin = QDoubleSpinBox()
+        self.spacing_spin.setRange(0.01, 5.0)
+        self.spacing_spin.setDecimals(3)
+        self.spacing_spin.setSingleStep(0.01)
+        self.spacing_spin.setSuffix(" mm")
+        self.spacing_spin.setValue(OFFERED_SPACING_MM)
+        self.spacing_spin.setToolTip(
+            "Pixel size of a film that carries none (PNG, JPEG, most TIFF): lesion sizes in mm "
+            "and measurements use it. Set it before placing lesion points."
+        )
+        self.spacing_button = QPushButton("Set pixel size")
+        self.spacing_button.clicked.connect(lambda: self.set_pixel_size(self.spacing_spin.value()))
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.open_button)
@@ -115,6 +134,11 @@ class RadiographWidget(QWidget):
         layout.addWidget(QLabel("Window preset"))
         layout.addWidget(self.preset_combo)
         layout.addWidget(self.invert_check)
+        layout.addWidget(QLabel("Pixel size"))
+        row = QHBoxLayout()
+        row.addWidget(self.spacing_spin)
+        row.addWidget(self.spacing_button)
+        layout.addLayout(row)
         layout.addStretch(1)
 
         self.viewer.layers.selection.events.active.connect(self._refresh)
@@ -156,8 +180,8 @@ class RadiographWidget(QWidget):
         self._layer = self.active_image()
         layer = self._layer
         enabled = layer is not None
-        self.preset_combo.setEnabled(enabled)
-        self.invert_check.setEnabled(enabled)
+        for w in (self.preset_combo, self.invert_check, self.spacing_spin, self.spacing_button):
+            w.setEnabled(enabled)
         self.preset_combo.blockSignals(True)
         self.preset_combo.clear()
         if layer is None:
@@ -166,6 +190,8 @@ class RadiographWidget(QWidget):
             self.preset_combo.blockSignals(False)
             return
         self.layer_label.setText(f"layer: {layer.name}")
+        spacing = self.pixel_size(layer)
+        self.spacing_spin.setValue(spacing if spacing else OFFERED_SPACING_MM)
         meta = dict(layer.metadata or {}).get(META_KEY)
         if meta:
             self.header_view.setPlainText(header_text(meta, layer.name))
@@ -188,7 +214,33 @@ class RadiographWidget(QWidget):
         self.invert_check.setChecked(layer.colormap.name == "gray_r")
         self.invert_check.blockSignals(False)
 
+    @staticmethod
+    def pixel_size(layer: Any) -> float | None:
+        """The layer's pixel size in mm (rows), or None when it has none."""
+        meta = dict(layer.metadata or {}).get(META_KEY, {})
+        if meta.get("spacing_mm"):
+            return float(meta["spacing_mm"][0])
+        scale = [float(v) for v in layer.scale[-2:]]
+        return scale[0] if scale != [1.0, 1.0] else None
+
     # ---------------------------------------------------------------------------- actions
+    def set_pixel_size(self, mm: float) -> None:
+        """Give the active film a square pixel size of ``mm``: its scale (in mm) and its
+        metadata, which synthesis, measurements and export read."""
+        layer = self._layer
+        if layer is None:
+            notify_error(InputError("select an image layer first"), "pixel size")
+            return
+        meta = dict(layer.metadata or {})
+        mine = dict(meta.get(META_KEY, {}))
+        mine.update(spacing_mm=[float(mm), float(mm)], spacing_source="set in napari")
+        meta[META_KEY] = mine
+        layer.metadata = meta
+        layer.scale = (*tuple(layer.scale)[:-2], float(mm), float(mm))
+        layer.units = (*tuple(layer.units)[:-2], "mm", "mm")
+        self._refresh()
+        show_info(f"layer {layer.name!r}: pixel size {mm:g} mm")
+
     def _on_preset(self, index: int) -> None:
         if index >= 0:
             self.apply_preset(index)

@@ -36,6 +36,7 @@ from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.models import model_names
 from napari_xray_synth.core.synthesize import (
     DEFAULT_MODEL,
+    DEFAULT_SPACING_MM,
     Variant,
     synthesize,
     synthesize_one,
@@ -48,7 +49,7 @@ from napari_xray_synth.plugin.layers import (
     layer_kind,
     radiograph_from_layer,
 )
-from napari_xray_synth.plugin.workers import TaskRunner, notify_error
+from napari_xray_synth.plugin.workers import TaskRunner, notify_error, notify_warning
 
 DEFAULT_SIZE_MM = {
     "nodule": 12.0,
@@ -71,6 +72,7 @@ class _Batch:
     labels_name: str
     regions: str | None = None
     model: str = "generator"
+    method: str = "gan"
 
 
 def variant_metadata(v: Variant, index: int) -> dict[str, Any]:
@@ -259,17 +261,24 @@ class SynthesizeWidget(QWidget):
         except InputError as exc:
             notify_error(exc)
             return
+        if rg.spacing is None:
+            notify_warning(
+                f"layer {image.name!r} has no pixel size: sizes in mm assume "
+                f"{DEFAULT_SPACING_MM:g} mm per pixel (recorded in the provenance); set the film's "
+                "pixel size in the Radiograph widget"
+            )
         # the clipping as it was when the run started (regenerate uses it too)
         regions = "lung" if self.lung_clip.isChecked() else None
         model = self.model_name()
-        self._pending = (image, rg, conds, n, regions, model)
+        method = self.method.currentText()
+        self._pending = (image, rg, conds, n, regions, model, method)
         self.runner.start(
             synthesize,
             rg,
             conds,
             n,
             self.seed.value(),
-            self.method.currentText(),
+            method,
             model=model,
             regions=regions,
             on_result=self._show,
@@ -292,9 +301,11 @@ class SynthesizeWidget(QWidget):
         return self.model.currentText().strip() or DEFAULT_MODEL
 
     def _show(self, variants: list[Variant]) -> None:
-        image, rg, conds, n, regions, model = self._pending
+        image, rg, conds, n, regions, model, method = self._pending
         grid = layer_grid(image)  # a film without a pixel size stays in pixels
         pathology = conds[0].pathology
+        labels_name = f"{image.name} {pathology} mask"
+        self._remove_run(labels_name)
         names = []
         for k, v in enumerate(variants):
             name = f"{image.name} {pathology} v{k}"
@@ -305,7 +316,6 @@ class SynthesizeWidget(QWidget):
             if name in self.viewer.layers:
                 self.viewer.layers.remove(name)
             names.append(self.viewer.add_image(data, **kwargs).name)
-        labels_name = f"{image.name} {pathology} mask"
         meta = {
             "conditions": [c.to_dict() for c in conds],
             "seed": int(self.seed.value()),
@@ -314,11 +324,20 @@ class SynthesizeWidget(QWidget):
         }
         data, kwargs, _ = labels_layer_tuple(variants[0].mask, labels_name, grid["scale"], meta)
         kwargs.update(grid)
-        if labels_name in self.viewer.layers:
-            self.viewer.layers.remove(labels_name)
         self.viewer.add_labels(data, **kwargs)
-        self.batch = _Batch(rg, conds, n, names, labels_name, regions, model)
+        self.batch = _Batch(rg, conds, n, names, labels_name, regions, model, method)
         self.regen_index.setMaximum(max(n - 1, 0))
+
+    def _remove_run(self, labels_name: str) -> None:
+        """Remove an earlier run of this film and pathology: its mask and the variants it lists
+        (a variant left behind would be exported with the new run's mask)."""
+        if labels_name not in self.viewer.layers:
+            return
+        old = self.viewer.layers[labels_name]
+        listed = (old.metadata.get(META_KEY) or {}).get("variants", [])
+        for name in [*listed, labels_name]:
+            if name in self.viewer.layers:
+                self.viewer.layers.remove(name)
 
     def regenerate(self) -> None:
         """Remake variant k alone (seed from the seed box), in place."""
@@ -340,7 +359,7 @@ class SynthesizeWidget(QWidget):
             b.conditions,
             k,
             self.seed.value(),
-            self.method.currentText(),
+            b.method,  # the batch's, as its generator and clipping: one batch, one method
             model=b.model,
             n_variants=b.n_variants,
             regions=b.regions,
