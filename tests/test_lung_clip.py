@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from napari_xray_synth.cli import main
-from napari_xray_synth.core.conditions import Condition, label_mask
+from napari_xray_synth.core.conditions import LABELS, Condition, label_mask
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.lung_field import LungFields, estimate_lung_fields
 from napari_xray_synth.core.radiograph import Radiograph
@@ -185,3 +185,13 @@ def test_template_fields_give_a_consolidation_the_hull_region():
     assert fields.method == "template"
     hull = fields.lesion_region("right", 1.0)
     assert np.array_equal(fields.lesion_region("right", 1.0, "consolidation"), hull)
+
+
+def test_a_gan_pneumothorax_clicked_on_the_chest_wall_is_drawn(sim):
+    """Its rim (the lung's edge) lies away from the click: the window must still hold the
+    click, which the renderer needs (it was refused in the window's own coordinates)."""
+    rg, case = sim
+    rows = np.nonzero(np.asarray(case.lung_sides) == 1)[0]
+    cond = Condition("pneumothorax", (float(rows.min()) + 8, 2.0), 20.0, 0.8)
+    (v,) = synthesize(rg, [cond], 1, seed=0, method="gan", regions="lung")
+    assert (v.mask == LABELS["pneumothorax"]).sum() > 50

@@ -135,8 +135,11 @@ def make_window(
         cmin = cmax = int(cond.center[1])
     extent = max(rmax - rmin + 1, cmax - cmin + 1)
     side = int(max(size, np.ceil(1.5 * extent + 2 * CONTEXT_MM / px)))
-    side += side % 2
     rc, cc = (rmin + rmax) / 2, (cmin + cmax) / 2
+    # the renderer needs the centre inside the window: a pneumothorax clicked on the chest wall
+    # has its rim (the lung's edge) well away from it
+    side = max(side, int(np.ceil(2 * max(abs(cond.center[0] - rc), abs(cond.center[1] - cc)) + 2)))
+    side += side % 2
     r0, c0 = round(rc - side / 2), round(cc - side / 2)
     # keep the square inside the image where it fits
     r0 = min(max(r0, 0), max(shape[0] - side, 0)) if side <= shape[0] else r0

@@ -155,9 +155,9 @@ def _check_not_clipped_away(
         if not (mask[box.slices] == LABELS[c.pathology]).any():
             r, col = c.center
             raise PlacementError(
-                f"the {c.pathology} at row {r:.0f}, column {col:.0f} lies outside the lung "
-                "field, so nothing would be drawn; put it inside the lung (or switch lung "
-                "clipping off)"
+                f"the {c.size_mm:g} mm {c.pathology} at row {r:.0f}, column {col:.0f} falls "
+                "outside the lung field, so nothing of it would be drawn; move it into the "
+                "lung, make it larger, or switch lung clipping off"
             )
 
 
