@@ -213,3 +213,30 @@ def test_a_films_lesions_pair_with_that_film_alone(make_napari_viewer, rng, monk
     widget.refresh()
     pairs = dict(widget.selection())
     assert pairs["case1"] == "case1 lesions" and pairs["case10"] is None
+
+
+def test_the_export_list_ticks_new_radiographs_and_keeps_choices(make_napari_viewer, rng):
+    from napari_xray_synth.plugin.widgets.export import NO_MASK, ExportWidget
+
+    viewer = make_napari_viewer()
+    rg, _, mask = _synthetic(rng)
+    _add(viewer, image_layer_tuple(rg, "film"))
+    viewer.add_image(rng.random((48, 40)), name="compare map", metadata={
+        "xray_synth": {"compare": {"map_kind": "1 - SSIM"}}})  # fmt: skip
+    widget = ExportWidget(viewer)
+    assert widget.selection() == [("film", None)]  # the Compare map is not a radiograph
+    # variants arrive while the widget is open, then their mask: ticked and paired
+    data, kw, _ = image_layer_tuple(rg, "film nodule v0")
+    viewer.add_image(data, **kw)
+    _add(
+        viewer,
+        labels_layer_tuple(mask, "film nodule mask", rg.spacing, {"variants": ["film nodule v0"]}),
+    )
+    assert dict(widget.selection())["film nodule v0"] == "film nodule mask"
+    # a tick taken off and a mask picked by hand survive a refresh
+    widget.table.item(0, 0).setCheckState(Qt.CheckState.Unchecked)
+    widget.set_mask("film nodule v0", None)
+    widget.refresh()
+    assert widget.selection() == [("film nodule v0", None)]
+    rows = [widget.table.item(i, 0).text() for i in range(widget.table.rowCount())]
+    assert widget.table.cellWidget(rows.index("film nodule v0"), 1).currentText() == NO_MASK

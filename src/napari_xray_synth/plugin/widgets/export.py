@@ -117,6 +117,7 @@ class ExportWidget(QWidget):
         self.deidentify.setChecked(True)
         self.export_button = QPushButton("Export")
         self.export_button.clicked.connect(self.export)
+        self._chosen: dict[str, str] = {}  # masks picked by hand, by image layer
         self.refresh_button = QPushButton("Refresh list")
         self.refresh_button.clicked.connect(self.refresh)
         self.paint_on = QComboBox()
@@ -159,8 +160,13 @@ class ExportWidget(QWidget):
             self.folder.setText(folder)
 
     def refresh(self, *_: Any) -> None:
-        """List the image layers (checked) and pair each with a likely labels layer."""
-        checked = {name for name, _ in self.selection()} if self.table.rowCount() else None
+        """List the image layers and pair each with a likely labels layer.
+
+        A layer already listed keeps its tick and its mask; a new one is ticked (a Compare map
+        is not: it is a measurement, not a radiograph) and gets its likely mask.
+        """
+        before = self._rows()
+        checked = {name for name, _ in self.selection()}
         images = [ly for ly in self.viewer.layers if layer_kind(ly) == "image"]
         labels = [ly.name for ly in self.viewer.layers if layer_kind(ly) == "labels"]
         current = self.paint_on.currentText()
@@ -172,15 +178,28 @@ class ExportWidget(QWidget):
         for i, layer in enumerate(images):
             item = QTableWidgetItem(layer.name)
             item.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
-            on = checked is None or layer.name in checked
+            on = layer.name in checked if layer.name in before else "compare" not in _meta(layer)
+            chosen = self._chosen.get(layer.name, "")
+            if chosen == NO_MASK or chosen in labels:
+                match = None if chosen == NO_MASK else chosen
+            else:
+                match = self._likely_mask(layer.name, labels)
             item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
+            item.setToolTip(layer.name)
             self.table.setItem(i, 0, item)
             combo = QComboBox()
             combo.addItems([NO_MASK, *labels])
-            match = self._likely_mask(layer.name, labels)
+            combo.setToolTip("the lesion mask exported with this image")
             if match:
                 combo.setCurrentText(match)
+            # a mask the user picks (or "(no mask)") is kept through later refreshes
+            combo.textActivated.connect(lambda text, n=layer.name: self._chosen.update({n: text}))
             self.table.setCellWidget(i, 1, combo)
+
+    def _rows(self) -> set[str]:
+        """The image layers listed now."""
+        items = (self.table.item(i, 0) for i in range(self.table.rowCount()))
+        return {item.text() for item in items if item is not None}
 
     def _likely_mask(self, image_name: str, labels: list[str]) -> str | None:
         """The labels layer that lists the image as its variant, else one named after it."""
@@ -212,6 +231,7 @@ class ExportWidget(QWidget):
 
     def set_mask(self, image_name: str, labels_name: str | None) -> None:
         """Choose the labels layer exported with ``image_name`` (None: no mask)."""
+        self._chosen[image_name] = labels_name or NO_MASK
         for i in range(self.table.rowCount()):
             if self.table.item(i, 0).text() == image_name:
                 self.table.cellWidget(i, 1).setCurrentText(labels_name or NO_MASK)
