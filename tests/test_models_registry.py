@@ -2,7 +2,12 @@ import pytest
 import torch
 
 from napari_xray_synth.core import ModelError
-from napari_xray_synth.core.models import load_model, register_architecture, save_model
+from napari_xray_synth.core.models import (
+    find_model,
+    load_model,
+    register_architecture,
+    save_model,
+)
 
 
 @register_architecture("test-tiny")
@@ -35,3 +40,11 @@ def test_missing_model_names_the_training_command():
     models.TRAIN_HINTS["nope"] = "xray-synth train nope"
     with pytest.raises(ModelError, match="xray-synth train nope"):
         load_model("nope")
+
+
+def test_a_path_says_which_file_is_missing(tmp_path):
+    with pytest.raises(ModelError, match=r"mine\.safetensors does not exist"):
+        find_model(tmp_path / "mine.safetensors")
+    (tmp_path / "mine.safetensors").write_bytes(b"not weights")
+    with pytest.raises(ModelError, match=r"has no model card \(mine\.json beside it\)"):
+        find_model(tmp_path / "mine.safetensors")

@@ -118,7 +118,13 @@ def find_model(name: str | Path) -> tuple[Path, Path]:
         weights, card = stem.with_suffix(".safetensors"), stem.with_suffix(".json")
         if weights.is_file() and card.is_file():
             return weights, card
-        raise _missing(str(name), f"{weights} or its card {card.name} is missing")
+        if not weights.is_file():
+            raise _missing(str(name), f"{weights} does not exist")
+        raise _missing(
+            str(name),
+            f"{weights} has no model card ({card.name} beside it): load weights that a "
+            "training command of xray-synth saved, with their card",
+        )
     for d in models_dirs():
         weights, card = d / f"{name}.safetensors", d / f"{name}.json"
         if weights.is_file() and card.is_file():
