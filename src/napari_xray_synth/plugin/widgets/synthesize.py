@@ -25,6 +25,7 @@ from qtpy.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
+    QLabel,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -51,6 +52,15 @@ from napari_xray_synth.plugin.layers import (
 )
 from napari_xray_synth.plugin.workers import TaskRunner, notify_error, notify_warning
 
+#: What "size" measures, per pathology (the tooltip of the size box).
+SIZE_MEANING = {
+    "nodule": "diameter",
+    "mass": "diameter",
+    "effusion": "height of the fluid",
+    "pneumothorax": "width of the air rim",
+    "consolidation": "diameter of the affected region",
+    "cardiomegaly": "transverse diameter of the heart",
+}
 DEFAULT_SIZE_MM = {
     "nodule": 12.0,
     "mass": 45.0,
@@ -103,6 +113,9 @@ class SynthesizeWidget(QWidget):
         self.image_combo = QComboBox()
         self.points_combo = QComboBox()
         self.add_points_btn = QPushButton("Add lesion points")
+        self.add_points_btn.setToolTip(
+            "A Points layer on the image, in add mode: click where each lesion's centre goes"
+        )
         self.pathology = QComboBox()
         self.pathology.addItems(PATHOLOGIES)
         self.size_mm = QDoubleSpinBox()
@@ -140,14 +153,16 @@ class SynthesizeWidget(QWidget):
         self.cancel_btn = QPushButton("Cancel")
         self.regen_index = QSpinBox()
         self.regen_index.setRange(0, 63)
-        self.regen_btn = QPushButton("Regenerate variant")
+        self.regen_index.setToolTip("which variant of the last run to remake")
+        self.regen_btn = QPushButton("Regenerate")
+        self.regen_btn.setToolTip(
+            "Remake this variant alone with the seed above; the others and the mask stay"
+        )
 
         form = QFormLayout()
         form.addRow("image", self.image_combo)
-        pts = QHBoxLayout()
-        pts.addWidget(self.points_combo)
-        pts.addWidget(self.add_points_btn)
-        form.addRow("lesion points", pts)
+        form.addRow("points", self.points_combo)
+        form.addRow("", self.add_points_btn)
         form.addRow("pathology", self.pathology)
         form.addRow("size", self.size_mm)
         form.addRow("severity", self.severity)
@@ -163,6 +178,7 @@ class SynthesizeWidget(QWidget):
         buttons.addWidget(self.run_btn)
         buttons.addWidget(self.cancel_btn)
         regen = QHBoxLayout()
+        regen.addWidget(QLabel("variant"))
         regen.addWidget(self.regen_index)
         regen.addWidget(self.regen_btn)
         layout = QVBoxLayout(self)
@@ -185,6 +201,7 @@ class SynthesizeWidget(QWidget):
     def _on_pathology(self, pathology: str) -> None:
         lo, hi = SIZE_RANGE_MM[pathology]
         self.size_mm.setRange(lo, hi)
+        self.size_mm.setToolTip(f"{SIZE_MEANING[pathology]}, {lo:g}–{hi:g} mm")
         self.size_mm.setValue(DEFAULT_SIZE_MM[pathology])
 
     def _refresh_layers(self, *_: Any) -> None:
