@@ -90,7 +90,9 @@ def _thickness(inside: np.ndarray) -> np.ndarray:
     return np.sqrt(1.0 - (1.0 - depth) ** 2)
 
 
-def _below(level: float | None, base: np.ndarray, added: np.ndarray, width: float) -> np.ndarray:
+def hold_below(
+    level: float | None, base: np.ndarray, added: np.ndarray, width: float
+) -> np.ndarray:
     """``added``, rolled off over the last ``width`` below ``level`` so that ``base + added``
     approaches the level and never passes it (unchanged further below; nothing where ``base``
     is above it already)."""
@@ -203,7 +205,7 @@ def add_lesion(
         smooth = blur(img, 1.5 / px)
         fill = 0.5 * sev * soft
         out = img * (1 - fill) + smooth * fill
-        out = out + _below(level, out, amp * profile * (1.0 + 0.05 * tex), 0.1 * scale)
+        out = out + hold_below(level, out, amp * profile * (1.0 + 0.05 * tex), 0.1 * scale)
     elif p == "effusion":
         rows = np.arange(img.shape[0], dtype=np.float32)[:, None]
         height = cond.size_mm / px
@@ -215,7 +217,7 @@ def add_lesion(
         smooth = blur(img, 3.0 / px)
         fill = 0.8 * sev * soft  # homogeneous fluid hides the vessels behind it
         out = img * (1 - fill) + smooth * fill
-        out = out + _below(level, out, amp * profile * (1.0 + 0.03 * tex), 0.1 * scale)
+        out = out + hold_below(level, out, amp * profile * (1.0 + 0.03 * tex), 0.1 * scale)
     elif p == "pneumothorax":
         w = soft * sev
         bg = blur(img, 6.0 / px)
