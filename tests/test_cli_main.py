@@ -54,3 +54,18 @@ def test_console_script_runs():
         [sys.executable, "-m", "napari_xray_synth.cli", "--help"], capture_output=True, text=True
     )
     assert out.returncode == 0 and "COMMAND" in out.stdout
+
+
+def test_a_file_system_refusal_is_one_line_naming_the_path(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    for name in ("a.png", "b.png"):
+        Image.fromarray(np.full((32, 32), 100, np.uint8)).save(tmp_path / name)
+    folder = tmp_path / "map.tif"
+    folder.mkdir()  # a folder where the SSIM map goes
+    rc = main(
+        ["compare", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "--ssim-map", str(folder)]
+    )
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "map.tif" in err[0] and "Traceback" not in err[0]

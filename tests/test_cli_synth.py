@@ -145,3 +145,49 @@ def test_missing_generator_names_the_training_command(png, tmp_path, capsys, mon
     )
     assert rc == 2
     assert "xray-synth train gan" in capsys.readouterr().err
+
+
+def _synth(src, out, *extra):
+    base = ["synth", str(src), str(out), "--method", "physics", "--variants", "1"]
+    return main([*base, "--pathology", "nodule", "--at", "80,70", "--size-mm", "8", *extra])
+
+
+def test_spacing_serves_files_without_one_and_never_overrides_a_files_own(tmp_path, capsys):
+    from dicom_factory import make_ds, ramp, save
+
+    dcm = save(make_ds(ramp((160, 140), 0, 4000), pixel_spacing=[0.2, 0.2]), tmp_path / "c.dcm")
+    assert _synth(dcm, tmp_path / "o", "--spacing", "0.5") == 0
+    assert "carries its own pixel spacing (0.2 x 0.2 mm" in capsys.readouterr().err
+    with open(tmp_path / "o" / "manifest.csv", newline="") as fh:
+        assert float(next(csv.DictReader(fh))["spacing_mm"]) == 0.2
+
+
+def test_runs_into_one_folder_keep_each_others_manifest_rows(png, tmp_path, capsys):
+    out = tmp_path / "o"
+    assert _synth(png, out, "--spacing", "0.5") == 0
+    assert _synth(png, out, "--spacing", "0.5", "--pathology", "mass", "--size-mm", "35") == 0
+    assert _synth(png, out, "--spacing", "0.5", "--seed", "3") == 0  # the nodule again
+    assert "1 earlier rows kept" in capsys.readouterr().out
+    with open(out / "manifest.csv", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted((r["file"], r["batch_seed"]) for r in rows) == [
+        ("chest_mass_000.tif", "0"),
+        ("chest_nodule_000.tif", "3"),
+    ]
+    assert all((out / r["file"]).is_file() and (out / r["mask"]).is_file() for r in rows)
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no staging left
+
+
+def test_an_output_that_cannot_be_written_is_one_line_and_writes_nothing(png, tmp_path, capsys):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert _synth(png, afile, "--spacing", "0.5") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "afile: is a file, not a folder" in err[0]
+    # a folder where the mask goes: found before anything is moved in
+    out = tmp_path / "o"
+    (out / "chest_nodule_000_mask.tif").mkdir(parents=True)
+    assert _synth(png, out, "--spacing", "0.5") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "chest_nodule_000_mask.tif there is a folder" in err[0]
+    assert sorted(p.name for p in out.iterdir()) == ["chest_nodule_000_mask.tif"]

@@ -79,6 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail("interrupted", 130)
     except BrokenPipeError:
         return 0
+    except OSError as exc:
+        # the file system said no (a folder where a file goes, no permission, disk full): one
+        # line naming the path, not a traceback
+        path = exc.filename2 or exc.filename  # a rename's target, not its temporary file
+        where = f"{path}: " if path else ""
+        return fail(f"{where}{exc.strerror or exc}")
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -5,7 +5,10 @@ from __future__ import annotations
 import argparse
 import csv
 import io
+import os
+import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -46,16 +49,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--size-mm", type=float, required=True, help="lesion size in mm")
     p.add_argument("--severity", type=float, default=0.8, help="0..1 (default 0.8)")
     p.add_argument("--variants", type=int, default=4, help="how many variants (default 4)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--method", choices=("gan", "physics"), default="gan")
+    p.add_argument(
+        "--seed", type=int, default=0, help="batch seed; variant k has its own (default 0)"
+    )
+    p.add_argument(
+        "--method",
+        choices=("gan", "physics"),
+        default="gan",
+        help="the trained conditional GAN or the physics baseline (default gan)",
+    )
     p.add_argument("--model", default="generator", help="generator model name or path")
     p.add_argument(
         "--spacing",
         type=float,
         default=None,
-        help="pixel size in mm for files that carry none (PNG, JPEG)",
+        help="pixel size in mm for files that carry none (PNG, JPEG); a file's own is kept",
     )
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default auto)")
     p.add_argument(
         "--lung-clip",
         action=argparse.BooleanOptionalAction,
@@ -81,7 +91,6 @@ def _write_mask(mask: np.ndarray, path: Path, spacing: tuple[float, float] | Non
 def run(args: argparse.Namespace) -> int:
     """Read, synthesize, write variants, masks and the manifest."""
     from napari_xray_synth.cli.progress_bar import progress_bar
-    from napari_xray_synth.core.atomic import atomic_path
     from napari_xray_synth.core.conditions import Condition
     from napari_xray_synth.core.io import read_radiograph, write_image
     from napari_xray_synth.core.synthesize import DEFAULT_SPACING_MM, synthesize
@@ -89,7 +98,15 @@ def run(args: argparse.Namespace) -> int:
     src = Path(args.input)
     if args.spacing is not None and not args.spacing > 0:
         raise InputError(f"--spacing must be a positive number of mm, got {args.spacing}")
-    rg = read_radiograph(src, spacing=args.spacing)
+    rg = read_radiograph(src)
+    if rg.spacing is not None and args.spacing is not None:
+        print(
+            f"xray-synth: note: {src} carries its own pixel spacing "
+            f"({rg.spacing[0]:g} x {rg.spacing[1]:g} mm, {rg.spacing_source}); --spacing ignored",
+            file=sys.stderr,
+        )
+    elif args.spacing is not None:
+        rg = rg.with_spacing((args.spacing, args.spacing), "user (--spacing)")
     if rg.spacing is None:
         print(
             f"xray-synth: warning: {src} carries no pixel spacing and no --spacing was given; "
@@ -108,6 +125,8 @@ def run(args: argparse.Namespace) -> int:
             raise InputError(exc.reason, src) from exc
     if args.variants < 1:
         raise InputError(f"--variants must be 1 or more, got {args.variants}")
+    out = Path(args.out_dir)
+    created = _check_out_dir(out)
     with progress_bar("synthesizing") as prog:
         try:
             variants = synthesize(
@@ -122,39 +141,97 @@ def run(args: argparse.Namespace) -> int:
                 regions="lung" if args.lung_clip else None,
             )
         except PlacementError as exc:
+            if created:
+                out.rmdir()  # refused: nothing is left behind
             raise PlacementError(exc.reason, src) from exc
-    out = Path(args.out_dir)
-    out.mkdir(parents=True, exist_ok=True)
     rows = []
-    for k, v in enumerate(variants):
-        name = f"{src.stem}_{args.pathology}_{k:03d}"
-        write_image(v.radiograph, out / f"{name}.tif", window="full")
-        _write_mask(v.mask, out / f"{name}_mask.tif", v.radiograph.spacing)
-        step = v.radiograph.provenance[-1]
-        for i, c in enumerate(v.conditions):
-            rows.append(
-                {
-                    "file": f"{name}.tif",
-                    "mask": f"{name}_mask.tif",
-                    "variant": k,
-                    "lesion": i,
-                    **{k2: val for k2, val in c.to_dict().items()},
-                    "seed": v.seed,
-                    "batch_seed": args.seed,
-                    "method": args.method,
-                    "model_id": step.model_id,
-                    "model_sha256": step.model_sha256 or "",
-                    "spacing_mm": step.parameters["spacing_mm"],
-                    "spacing_assumed": "spacing_assumed_mm" in step.parameters,
-                    "source": str(src),
-                    "synthetic": True,
-                }
-            )
+    # everything is written into a staging folder first and moved in at the end: a failure
+    # half-way leaves no variant without its mask or its manifest row
+    stage = Path(tempfile.mkdtemp(prefix=".synth-", dir=out))
+    try:
+        for k, v in enumerate(variants):
+            name = f"{src.stem}_{args.pathology}_{k:03d}"
+            write_image(v.radiograph, stage / f"{name}.tif", window="full")
+            _write_mask(v.mask, stage / f"{name}_mask.tif", v.radiograph.spacing)
+            rows.extend(_rows(v, k, name, src, args))
+        kept = _earlier_rows(out, {r["file"] for r in rows})
+        _write_manifest(stage / "manifest.csv", kept + rows)
+        files = sorted(f for f in stage.iterdir() if f.name != "manifest.csv")
+        for f in [*files, stage / "manifest.csv"]:
+            if (out / f.name).is_dir():
+                raise InputError(f"{f.name} there is a folder; nothing was written", out)
+        for f in [*files, stage / "manifest.csv"]:  # the manifest last
+            os.replace(f, out / f.name)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    more = f" (and {len(kept)} earlier rows kept)" if kept else ""
+    n = len(variants)
+    print(f"wrote {n} variant{'s' if n > 1 else ''}, masks and manifest.csv{more} to {out}")
+    return 0
+
+
+def _check_out_dir(out: Path) -> bool:
+    """Make the output folder, or say in one line why it cannot be (before any work); True
+    when it was made now."""
+    if out.exists() and not out.is_dir():
+        raise InputError("is a file, not a folder", out)
+    created = not out.exists()
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = Path(tempfile.mkdtemp(prefix=".synth-", dir=out))
+        probe.rmdir()
+    except OSError as exc:
+        raise InputError(f"cannot write the output ({exc.strerror or exc})", out) from exc
+    return created
+
+
+def _earlier_rows(out: Path, replaced: set[str]) -> list[dict[str, str]]:
+    """Rows of an earlier run's manifest in ``out`` whose files this run does not replace."""
+    path = out / "manifest.csv"
+    if not path.is_file():
+        return []
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            rows = list(csv.DictReader(fh))
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"holds an unreadable manifest.csv ({exc})", out) from exc
+    if rows and "file" not in rows[0]:
+        raise InputError("holds a manifest.csv that synth did not write (no 'file' column)", out)
+    return [r for r in rows if r["file"] not in replaced]
+
+
+def _write_manifest(path: Path, rows: list[dict]) -> None:
+    fields: list[str] = []
+    for r in rows:
+        fields.extend(k for k in r if k not in fields)
     buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer = csv.DictWriter(buf, fieldnames=fields, restval="")
     writer.writeheader()
     writer.writerows(rows)
-    with atomic_path(out / "manifest.csv") as tmp:
-        tmp.write_text(buf.getvalue())
-    print(f"wrote {len(variants)} variants, their masks and manifest.csv to {out}")
-    return 0
+    path.write_text(buf.getvalue(), encoding="utf-8")
+
+
+def _rows(v, k: int, name: str, src: Path, args: argparse.Namespace) -> list[dict]:
+    """The manifest rows of variant ``k`` (one per lesion)."""
+    rows = []
+    step = v.radiograph.provenance[-1]
+    for i, c in enumerate(v.conditions):
+        rows.append(
+            {
+                "file": f"{name}.tif",
+                "mask": f"{name}_mask.tif",
+                "variant": k,
+                "lesion": i,
+                **{k2: val for k2, val in c.to_dict().items()},
+                "seed": v.seed,
+                "batch_seed": args.seed,
+                "method": args.method,
+                "model_id": step.model_id,
+                "model_sha256": step.model_sha256 or "",
+                "spacing_mm": step.parameters["spacing_mm"],
+                "spacing_assumed": "spacing_assumed_mm" in step.parameters,
+                "source": str(src),
+                "synthetic": True,
+            }
+        )
+    return rows

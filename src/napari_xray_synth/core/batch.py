@@ -530,7 +530,7 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
     if scheduler:
         try:
             client = Client(scheduler, timeout="15s")
-        except (OSError, TimeoutError) as exc:
+        except (OSError, TimeoutError, ValueError) as exc:  # ValueError: not an address
             raise InputError(f"cannot reach the Dask scheduler ({exc})", scheduler) from exc
         with client:
             yield client

@@ -353,8 +353,9 @@ def train_classifier(
     out = Path(out)
     if out.suffix in (".safetensors", ".json"):
         out = out.with_suffix("")
-    if not out.parent.is_dir():
-        raise InputError("the output folder does not exist", out.parent)
+    if out.parent.exists() and not out.parent.is_dir():
+        raise InputError("is a file, not a folder", out.parent)
+    out.parent.mkdir(parents=True, exist_ok=True)  # as train gan does
     work = Path(work) if work is not None else out.with_name(out.name + ".run")
     work.mkdir(parents=True, exist_ok=True)
     # one process, or one of many under torchrun (DDP): rank 0 alone writes
