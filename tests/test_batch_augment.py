@@ -315,3 +315,16 @@ def test_disk_full_during_a_task_stops_with_one_error(tmp_path, monkeypatch):
         batch.process_source(task, cfg, str(out), "secret")
     assert str(out) in str(info.value)
     assert [p for p in out.rglob("*") if p.is_file()] == []
+
+
+def test_a_run_that_finished_nothing_does_not_bind_the_folder(tmp_path):
+    inp = make_inputs(tmp_path / "in", 1)
+    out = tmp_path / "out"
+    # PNGs carry no pixel size: without spacing_mm every item fails
+    failed = run_augment(inp, out, config(spacing_mm=None), workers=1)
+    assert failed.written == 0 and (out / "augment.json").is_file()
+    done = run_augment(inp, out, config(), workers=1)  # new settings are taken
+    assert done.written == 2
+    assert json.loads((out / "augment.json").read_text())["spacing_mm"] == 2.5
+    with pytest.raises(InputError, match="other settings"):  # now it binds
+        run_augment(inp, out, config(seed=8), workers=1)

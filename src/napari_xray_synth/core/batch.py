@@ -475,12 +475,16 @@ def _check_settings(out_dir: Path, config: AugmentConfig) -> None:
         except (OSError, json.JSONDecodeError) as exc:
             raise InputError(f"unreadable {SETTINGS} ({exc})", out_dir) from exc
         diff = [k for k in mine if theirs.get(k) != mine[k]]
-        if diff:
+        # a run that finished no item (every source failed, or it was stopped at once) binds
+        # nothing: new settings replace its record
+        done = any((out_dir / "items").glob("*.json"))
+        if diff and done:
             what = ", ".join(f"{k} {theirs.get(k)!r} (now {mine[k]!r})" for k in diff)
             raise InputError(
                 f"holds a run made with other settings: {what}; use another folder", out_dir
             )
-        return
+        if not diff:
+            return
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(mine, indent=1) + "\n", encoding="utf-8")
 
