@@ -195,3 +195,21 @@ def test_a_gan_pneumothorax_clicked_on_the_chest_wall_is_drawn(sim):
     cond = Condition("pneumothorax", (float(rows.min()) + 8, 2.0), 20.0, 0.8)
     (v,) = synthesize(rg, [cond], 1, seed=0, method="gan", regions="lung")
     assert (v.mask == LABELS["pneumothorax"]).sum() > 50
+
+
+def test_a_lesion_clipped_to_a_sliver_is_recorded_and_worded_for_a_warning():
+    from napari_xray_synth.core.synthesize import clipped_to_sliver
+
+    rg = Radiograph(np.full((200, 200), 0.4, np.float32), (0.5, 0.5), "flat")
+    cond = Condition("consolidation", (100.0, 100.0), 40.0, 0.8)
+    whole = np.ones((200, 200), bool)
+    edge = np.zeros((200, 200), bool)
+    edge[:, 130:] = True  # the region takes the lesion's right edge only
+    (v,) = synthesize(rg, [cond], 1, seed=0, method="physics", regions=[edge])
+    kept = v.radiograph.provenance[-1].parameters["lesion_area_kept"]
+    assert len(kept) == 1 and 0 < kept[0] < 0.2
+    (line,) = clipped_to_sliver(v)
+    assert "40 mm consolidation at row 100, column 100" in line and f"{kept[0]:.0%}" in line
+    (v,) = synthesize(rg, [cond], 1, seed=0, method="physics", regions=[whole])
+    assert v.radiograph.provenance[-1].parameters["lesion_area_kept"] == [1.0]
+    assert clipped_to_sliver(v) == []

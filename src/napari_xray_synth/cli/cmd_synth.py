@@ -93,7 +93,11 @@ def run(args: argparse.Namespace) -> int:
     from napari_xray_synth.cli.progress_bar import progress_bar
     from napari_xray_synth.core.conditions import Condition
     from napari_xray_synth.core.io import read_radiograph, write_image
-    from napari_xray_synth.core.synthesize import DEFAULT_SPACING_MM, synthesize
+    from napari_xray_synth.core.synthesize import (
+        DEFAULT_SPACING_MM,
+        clipped_to_sliver,
+        synthesize,
+    )
 
     src = Path(args.input)
     if args.spacing is not None and not args.spacing > 0:
@@ -144,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
             if created:
                 out.rmdir()  # refused: nothing is left behind
             raise PlacementError(exc.reason, src) from exc
+    for line in clipped_to_sliver(variants[0]):
+        print(f"xray-synth: warning: {src}: {line}", file=sys.stderr)
     rows = []
     # everything is written into a staging folder first and moved in at the end: a failure
     # half-way leaves no variant without its mask or its manifest row

@@ -161,6 +161,35 @@ def _check_not_clipped_away(
             )
 
 
+#: Below this share of its unclipped area left by the lung region, a lesion is worth a warning.
+SLIVER = 0.5
+
+
+def _kept_fraction(
+    cond: Condition, region: np.ndarray | None, shape: tuple[int, int], px: float
+) -> float:
+    """The share of a condition's unclipped mask area that its region keeps (1 unclipped)."""
+    if region is None:
+        return 1.0
+    full = int((label_mask_local([cond], shape, px, None) > 0).sum())
+    kept = int((label_mask_local([cond], shape, px, [region]) > 0).sum())
+    return kept / full if full else 1.0
+
+
+def clipped_to_sliver(variant: Variant) -> list[str]:
+    """One line per lesion of ``variant`` that lung clipping left with less than
+    :data:`SLIVER` of its area (for front ends to warn with)."""
+    step = variant.radiograph.provenance[-1]
+    kept = step.parameters.get("lesion_area_kept") or []
+    return [
+        f"the {c.size_mm:g} mm {c.pathology} at row {c.center[0]:.0f}, column "
+        f"{c.center[1]:.0f} keeps {k:.0%} of its area inside the lung field: move it into "
+        "the lung, or switch lung clipping off"
+        for c, k in zip(variant.conditions, kept, strict=False)
+        if k < SLIVER
+    ]
+
+
 class _Engine:
     """Everything shared by the variants of one call: spacing, contrast, the loaded model."""
 
@@ -196,8 +225,12 @@ class _Engine:
             raise InputError(f"{len(regions)} regions for {len(conds)} conditions")
         self.scale = contrast_scale(rg.image)
         self.mask = label_mask_local(conds, rg.shape, self.px, regions)
+        self.kept: list[float] | None = None
         if regions is not None:
             _check_not_clipped_away(conds, self.mask, self.px, regions)
+            self.kept = [
+                _kept_fraction(c, r, rg.shape, self.px) for c, r in zip(conds, regions, strict=True)
+            ]
         self.gan: Any = None
         if method == "gan":
             from napari_xray_synth.core.synth_gan import GanEngine, make_window
@@ -316,6 +349,9 @@ class _Engine:
             params["spacing_assumed_mm"] = DEFAULT_SPACING_MM
         if self.region_note:
             params["lesion_region"] = self.region_note
+        if self.kept is not None:
+            # per condition, the share of its mask the region left: a user is warned below 1/2
+            params["lesion_area_kept"] = [round(k, 3) for k in self.kept]
         if self.gan is not None:
             params.update(self.gan.parameters())
             if any(v is not None for v in self.levels):

@@ -39,6 +39,7 @@ from napari_xray_synth.core.synthesize import (
     DEFAULT_MODEL,
     DEFAULT_SPACING_MM,
     Variant,
+    clipped_to_sliver,
     synthesize,
     synthesize_one,
 )
@@ -342,6 +343,8 @@ class SynthesizeWidget(QWidget):
         data, kwargs, _ = labels_layer_tuple(variants[0].mask, labels_name, grid["scale"], meta)
         kwargs.update(grid)
         self.viewer.add_labels(data, **kwargs)
+        for line in clipped_to_sliver(variants[0]):
+            notify_warning(f"layer {image.name!r}: {line}")
         self.batch = _Batch(rg, conds, n, names, labels_name, regions, model, method)
         self.regen_index.setMaximum(max(n - 1, 0))
 
