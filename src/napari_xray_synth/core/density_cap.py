@@ -54,9 +54,8 @@ ABUT_MIN_MM2 = 7.0
 SMOOTH_MM = 5.0
 #: The rule in words, for the provenance.
 RULE = (
-    f"brightening of {', '.join(sorted(CAPPED))} (GAN and physics) capped at the "
-    f"{LEVEL_PERCENTILE:g}th percentile of the band {BAND_MM[0]:g}-{BAND_MM[1]:g} mm below the "
-    f"lung field, of "
+    f"GAN brightening of {', '.join(sorted(CAPPED))} capped at the {LEVEL_PERCENTILE:g}th "
+    f"percentile of the band {BAND_MM[0]:g}-{BAND_MM[1]:g} mm below the lung field, of "
     f"{', '.join(sorted(CAPPED_AT_HEART))} at that of the old heart shadow in its mask "
     f"(averaged over {SMOOTH_MM:g} mm), single pixels rolled off towards the "
     f"{TOP_PERCENTILE:g}th percentile; consolidation also at the tissue outside the lung fields "

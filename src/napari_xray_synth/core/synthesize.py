@@ -137,43 +137,39 @@ def lung_regions(
     return regions, tuple(out)
 
 
-def _check_not_clipped_away(
+def _kept_fractions(
     conds: Sequence[Condition],
     mask: np.ndarray,
     px: float,
     regions: Sequence[np.ndarray | None],
-) -> None:
-    """Refuse a clipped condition that left nothing of itself in the label ``mask``.
+) -> list[float]:
+    """Per condition, the share of its unclipped area that its region left in the label
+    ``mask`` already drawn (1 for an unclipped one); a condition left with nothing is refused.
 
-    Read from the mask already drawn (its label inside its box), not drawn again; a second
-    lesion of the same pathology overlapping the box would hide an empty one.
+    Read from the drawn mask (its label inside its box), not drawn again; a second lesion of
+    the same pathology overlapping the box counts towards it.
     """
+    kept = []
     for c, region in zip(conds, regions, strict=True):
         if region is None:
+            kept.append(1.0)
             continue
         box = condition_box(c, mask.shape, px)
-        if not (mask[box.slices] == LABELS[c.pathology]).any():
+        inside = int((mask[box.slices] == LABELS[c.pathology]).sum())
+        if not inside:
             r, col = c.center
             raise PlacementError(
                 f"the {c.size_mm:g} mm {c.pathology} at row {r:.0f}, column {col:.0f} falls "
                 "outside the lung field, so nothing of it would be drawn; move it into the "
                 "lung, make it larger, or switch lung clipping off"
             )
+        full = int((label_mask_local([c], mask.shape, px, None) > 0).sum())
+        kept.append(min(inside / full, 1.0) if full else 1.0)
+    return kept
 
 
 #: Below this share of its unclipped area left by the lung region, a lesion is worth a warning.
 SLIVER = 0.5
-
-
-def _kept_fraction(
-    cond: Condition, region: np.ndarray | None, shape: tuple[int, int], px: float
-) -> float:
-    """The share of a condition's unclipped mask area that its region keeps (1 unclipped)."""
-    if region is None:
-        return 1.0
-    full = int((label_mask_local([cond], shape, px, None) > 0).sum())
-    kept = int((label_mask_local([cond], shape, px, [region]) > 0).sum())
-    return kept / full if full else 1.0
 
 
 def clipped_to_sliver(variant: Variant) -> list[str]:
@@ -227,10 +223,7 @@ class _Engine:
         self.mask = label_mask_local(conds, rg.shape, self.px, regions)
         self.kept: list[float] | None = None
         if regions is not None:
-            _check_not_clipped_away(conds, self.mask, self.px, regions)
-            self.kept = [
-                _kept_fraction(c, r, rg.shape, self.px) for c, r in zip(conds, regions, strict=True)
-            ]
+            self.kept = _kept_fractions(conds, self.mask, self.px, regions)
         self.gan: Any = None
         if method == "gan":
             from napari_xray_synth.core.synth_gan import GanEngine, make_window
@@ -272,8 +265,11 @@ class _Engine:
         return None if self.regions is None else self.regions[i]
 
     def _tissue_levels(self, fields: LungFields | None) -> list[TissueLevels | None]:
-        """Per condition, the brightness its GAN lesion is capped at (:mod:`density_cap`)."""
-        if not any(c.pathology in CAPPED | CAPPED_AT_HEART for c in self.conds):
+        """Per condition, the brightness its lesion is held to (:mod:`density_cap`): the GAN's
+        effusion, consolidation and enlarged heart, the physics method's first two (its heart
+        fills to the old heart's level by itself)."""
+        capped = CAPPED | CAPPED_AT_HEART if self.method == "gan" else CAPPED
+        if not any(c.pathology in capped for c in self.conds):
             return [None] * len(self.conds)
         fields = fields or estimate_lung_fields(self.rg.image)
         levels: list[TissueLevels | None] = []
@@ -287,7 +283,7 @@ class _Engine:
                     abut = abutting_level(self.rg.image, fields, own, self.px)
                     level = lower_levels(level, abut)
                 levels.append(level)
-            elif c.pathology in CAPPED_AT_HEART:
+            elif c.pathology in capped:  # an enlarged heart, for the GAN
                 mask = self.mask == LABELS[c.pathology]
                 levels.append(heart_level(self.rg.image, fields, mask))
             else:

@@ -126,6 +126,19 @@ def layer_kind(layer: Any) -> str:
     return layer.__class__.__name__.lower()
 
 
+def layer_spacing(layer: Any) -> tuple[tuple[float, float] | None, str]:
+    """A layer's pixel spacing in mm (rows, columns) and where it came from: its metadata (the
+    file's, or one set in napari), else a scale other than 1, else ``(None, "unknown")``."""
+    meta = dict(getattr(layer, "metadata", {}) or {}).get(META_KEY, {})
+    if meta.get("spacing_mm"):
+        row, col = (float(v) for v in meta["spacing_mm"])
+        return (row, col), meta.get("spacing_source", "layer")
+    scale = tuple(float(s) for s in np.asarray(layer.scale)[-2:])
+    if scale != (1.0, 1.0):
+        return (scale[0], scale[1]), "layer scale"
+    return None, "unknown"
+
+
 def radiograph_from_layer(layer: Any, plane: np.ndarray | None = None) -> Radiograph:
     """Rebuild a :class:`Radiograph` from a napari image layer.
 
@@ -172,14 +185,7 @@ def radiograph_from_layer(layer: Any, plane: np.ndarray | None = None) -> Radiog
             steps.append(Provenance("rescale", {"from": [lo, hi], "to": [0.0, 1.0]}))
     else:
         raise InputError(f"has data of type {data.dtype}, not an image", f"layer {name!r}")
-    scale = tuple(float(s) for s in np.asarray(layer.scale)[-2:])
-    spacing: tuple[float, float] | None
-    if meta.get("spacing_mm"):
-        spacing, source = tuple(meta["spacing_mm"]), meta.get("spacing_source", "layer")
-    elif scale != (1.0, 1.0):
-        spacing, source = scale, "layer scale"
-    else:
-        spacing, source = None, "unknown"
+    spacing, source = layer_spacing(layer)
     windows = tuple(
         Window(w["center"], w["width"], w.get("name", ""), w.get("function", "LINEAR"))
         for w in meta.get("windows", [])

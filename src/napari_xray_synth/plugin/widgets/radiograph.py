@@ -28,7 +28,7 @@ from qtpy.QtWidgets import (
 
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.presets import GENERIC_WINDOWS
-from napari_xray_synth.plugin.layers import META_KEY
+from napari_xray_synth.plugin.layers import META_KEY, layer_spacing
 from napari_xray_synth.plugin.workers import notify_error
 
 #: What a film without a pixel size is offered (a typical CR/DX detector pitch).
@@ -217,11 +217,8 @@ class RadiographWidget(QWidget):
     @staticmethod
     def pixel_size(layer: Any) -> float | None:
         """The layer's pixel size in mm (rows), or None when it has none."""
-        meta = dict(layer.metadata or {}).get(META_KEY, {})
-        if meta.get("spacing_mm"):
-            return float(meta["spacing_mm"][0])
-        scale = [float(v) for v in layer.scale[-2:]]
-        return scale[0] if scale != [1.0, 1.0] else None
+        spacing, _ = layer_spacing(layer)
+        return None if spacing is None else spacing[0]
 
     # ---------------------------------------------------------------------------- actions
     def set_pixel_size(self, mm: float) -> None:
