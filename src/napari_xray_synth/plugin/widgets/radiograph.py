@@ -235,6 +235,7 @@ class RadiographWidget(QWidget):
         layer.metadata = meta
         layer.scale = (*tuple(layer.scale)[:-2], float(mm), float(mm))
         layer.units = (*tuple(layer.units)[:-2], "mm", "mm")
+        self.viewer.reset_view()  # the film changed size in the world: show it whole again
         self._refresh()
         show_info(f"layer {layer.name!r}: pixel size {mm:g} mm")
 
