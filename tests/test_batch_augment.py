@@ -162,6 +162,10 @@ def test_same_output_with_1_and_2_workers_and_failures(tmp_path):
     grown = digest(tmp_path / "w1")
     assert all(grown[k] == v for k, v in d1.items() if k != "manifest.csv")  # old items kept
     assert len(grown) == len(d1) + 6
+    # a smaller K on a later run lists every finished item still, and says so
+    less = run_augment(inp, tmp_path / "w1", config(per_image=1), workers=1)
+    assert less.written == 0 and less.beyond_per_image == 6
+    assert len(read_manifest(tmp_path / "w1")) == 9
 
 
 def _run_cli(inp: Path, out: Path, *extra: str) -> subprocess.Popen:
@@ -174,7 +178,13 @@ def _run_cli(inp: Path, out: Path, *extra: str) -> subprocess.Popen:
     cmd = [sys.executable, "-m", "napari_xray_synth.cli", "augment", str(inp), str(out)]
     cmd += ["--per-image", "3", "--seed", "5", "--spacing", "2.5", "--quiet", *extra]
     return subprocess.Popen(
-        cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        # as from a terminal: a shell's background job would start with Ctrl-C ignored
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
 
 
@@ -210,6 +220,25 @@ def test_kill_and_resume(tmp_path):
     clean = run_augment(inp, tmp_path / "clean", config(per_image=3, seed=5), workers=1)
     assert clean.written == 12
     assert digest(out) == digest(tmp_path / "clean")
+
+
+def test_ctrl_c_is_one_line_and_lists_what_is_finished(tmp_path):
+    inp = make_inputs(tmp_path / "in", 4)
+    out = tmp_path / "out"
+    proc = _run_cli(inp, out, "--workers", "2")
+    deadline = time.time() + 240
+    while time.time() < deadline and len(list((out / "items").glob("*.json"))) < 2:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the workers too
+    _, stderr = proc.communicate(timeout=120)
+    lines = stderr.decode().strip().splitlines()
+    assert proc.returncode == 130
+    # no worker tracebacks before the run's one line
+    assert len(lines) == 1 and "interrupted" in lines[0] and "manifest.csv" in lines[0], lines
+    done = sorted(p.stem for p in (out / "items").glob("*.json"))
+    assert 2 <= len(done) < 12
+    assert sorted(r["id"] for r in read_manifest(out)) == done
 
 
 def test_unwritable_output_is_one_clear_error(tmp_path, monkeypatch):

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
+from pathlib import Path
 from typing import Any
 
+from napari_xray_synth.cli import fail
 from napari_xray_synth.cli.progress_bar import progress_bar
 from napari_xray_synth.core.batch import (
     DEFAULT_READER,
@@ -101,14 +103,22 @@ def run(args: argparse.Namespace) -> int:
         reader=os.environ.get(READER_ENV) or DEFAULT_READER,
         synthesizer=os.environ.get(SYNTHESIZER_ENV) or DEFAULT_SYNTHESIZER,
     )
-    with progress_bar("augment", quiet=args.quiet) as progress:
-        s = run_augment(
-            args.input,
-            args.out_dir,
-            config,
-            workers=args.workers,
-            scheduler=args.scheduler,
-            progress=progress,
+    try:
+        with progress_bar("augment", quiet=args.quiet) as progress:
+            s = run_augment(
+                args.input,
+                args.out_dir,
+                config,
+                workers=args.workers,
+                scheduler=args.scheduler,
+                progress=progress,
+            )
+    except KeyboardInterrupt:
+        done = len(list(Path(args.out_dir, "items").glob("*.json")))
+        return fail(
+            f"interrupted; {done} finished item(s) are kept and listed in "
+            f"{Path(args.out_dir, 'manifest.csv')}: the same command goes on from there",
+            130,
         )
     print(
         f"augment: {s.items} items from {s.sources} images in {s.seconds:.1f} s "
@@ -122,5 +132,10 @@ def run(args: argparse.Namespace) -> int:
         lm = ", ".join(f"{k} {v}" for k, v in sorted(s.lung_methods.items()))
         print(f"  lung fields: {lm}; mean {s.item_seconds_mean:.3f} s per item on a worker")
     print(f"  manifest: {s.manifest or '(no item yet)'}")
+    if s.beyond_per_image:
+        print(
+            f"  note: {s.beyond_per_image} item(s) an earlier run made with a larger --per-image "
+            f"are kept and listed (the manifest lists every finished item of these images)"
+        )
     complete = s.written + s.already_done
     return 0 if complete or not (s.failed_sources or s.failed_items) else 1

@@ -28,7 +28,9 @@ import json
 import logging
 import os
 import shutil
+import signal
 import socket
+import threading
 import time
 import warnings
 from collections import Counter
@@ -195,6 +197,8 @@ class AugmentSummary:
     lung_methods: dict[str, int]
     manifest: Path | None
     failures: Path
+    #: complete items past ``--per-image`` left by an earlier run with a larger one (listed)
+    beyond_per_image: int = 0
 
     @property
     def items_per_second(self) -> float:
@@ -509,14 +513,27 @@ def _write_failures(out_dir: Path, failures: list[dict[str, str]]) -> Path:
     return path
 
 
+def _items_beyond_plan(out_dir: Path, tasks: Sequence[SourceTask], fmt: str) -> list[str]:
+    """Complete items of the planned sources past their last planned k: made by an earlier run
+    with a larger ``--per-image``."""
+    stems = {t.items[0].item_id.rsplit("_k", 1)[0]: len(t.items) for t in tasks if t.items}
+    found = []
+    for side in (out_dir / "items").glob("*_k*.json"):
+        stem, _, k = side.stem.rpartition("_k")
+        if k.isdigit() and stem in stems and int(k) >= stems[stem]:
+            if item_complete(out_dir, side.stem, fmt):
+                found.append(side.stem)
+    return sorted(found)
+
+
 def rebuild_manifest(out_dir: Path, tasks: Sequence[SourceTask], fmt: str) -> Path | None:
-    """Write the manifest from the sidecars of the planned, complete items."""
-    rows = []
-    for task in tasks:
-        for it in task.items:
-            if item_complete(out_dir, it.item_id, fmt):
-                _, _, side = item_paths(out_dir, it.item_id, fmt)
-                rows.append(json.loads(side.read_text(encoding="utf-8")))
+    """Write the manifest from the sidecars of the complete items of the planned sources: the
+    planned ones and any an earlier run with a larger ``--per-image`` made."""
+    ids = [
+        it.item_id for task in tasks for it in task.items if item_complete(out_dir, it.item_id, fmt)
+    ]
+    ids += _items_beyond_plan(out_dir, tasks, fmt)
+    rows = [json.loads(item_paths(out_dir, i, fmt)[2].read_text(encoding="utf-8")) for i in ids]
     if not rows:
         return None
     csv_path, _ = write_manifest(rows, out_dir)
@@ -524,6 +541,21 @@ def rebuild_manifest(out_dir: Path, tasks: Sequence[SourceTask], fmt: str) -> Pa
 
 
 # ---------------------------------------------------------------- the run
+
+
+@contextlib.contextmanager
+def _workers_ignore_ctrl_c() -> Iterator[None]:
+    """Start worker processes with SIGINT ignored (they inherit it): Ctrl-C in a terminal goes
+    to the whole process group, and each worker printed its traceback before the run's one
+    line. The run itself stops them when it is interrupted."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, before)
 
 
 @contextlib.contextmanager
@@ -539,7 +571,7 @@ def dask_client(workers: int, scheduler: str | None) -> Iterator[Any]:
         with client:
             yield client
         return
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _workers_ignore_ctrl_c():
         # the scheduler's HTTP endpoint moves to a free port when 8787 is taken: not news
         warnings.filterwarnings("ignore", message="Port .* is already in use")
         cluster = LocalCluster(
@@ -604,39 +636,47 @@ def run_augment(
         done = 0
         report(progress, 0, total)
         if pending:
-            with dask_client(workers, scheduler) as client:
-                from distributed import as_completed
+            try:
+                with dask_client(workers, scheduler) as client:
+                    from distributed import as_completed
 
-                if scheduler:
-                    n_workers = len(client.scheduler_info().get("workers", {}))
-                secret = hashlib.sha256(os.urandom(32)).hexdigest()
-                t_work = time.perf_counter()
-                futures = [
-                    client.submit(
-                        process_source,
-                        t,
-                        config,
-                        str(out),
-                        secret,
-                        pure=False,
-                        key=f"augment-{i}-{os.getpid()}",
-                    )
-                    for i, t in enumerate(pending)
-                ]
-                try:
-                    for fut in as_completed(futures):
-                        check_cancel(cancel)
-                        res = fut.result()
-                        results.append(res)
-                        done += len(res.written) + len(res.failures) + res.skipped
-                        report(progress, min(done, total), total)
-                except BaseException:
-                    client.cancel(futures)
-                    raise
-                work_seconds = time.perf_counter() - t_work
+                    if scheduler:
+                        n_workers = len(client.scheduler_info().get("workers", {}))
+                    secret = hashlib.sha256(os.urandom(32)).hexdigest()
+                    t_work = time.perf_counter()
+                    futures = [
+                        client.submit(
+                            process_source,
+                            t,
+                            config,
+                            str(out),
+                            secret,
+                            pure=False,
+                            key=f"augment-{i}-{os.getpid()}",
+                        )
+                        for i, t in enumerate(pending)
+                    ]
+                    try:
+                        for fut in as_completed(futures):
+                            check_cancel(cancel)
+                            res = fut.result()
+                            results.append(res)
+                            done += len(res.written) + len(res.failures) + res.skipped
+                            report(progress, min(done, total), total)
+                    except BaseException:
+                        client.cancel(futures)
+                        raise
+                    work_seconds = time.perf_counter() - t_work
+            except (KeyboardInterrupt, Cancelled):
+                # the local workers are stopped by now: what is finished is listed, so the
+                # folder can be used before it is resumed
+                with contextlib.suppress(OSError, InputError, ValueError):
+                    rebuild_manifest(out, tasks, config.fmt)
+                raise
         failures = [f for r in results for f in r.failures]
         fail_path = _write_failures(out, failures)
         manifest = rebuild_manifest(out, tasks, config.fmt)
+        beyond = len(_items_beyond_plan(out, tasks, config.fmt))
     item_times = [s for r in results for s in r.seconds_items]
     cpu_times = [s for r in results for s in r.cpu_seconds_items]
     read_times = [r.seconds_read for r in results if r.seconds_read]
@@ -657,6 +697,7 @@ def run_augment(
         lung_methods=dict(Counter(r.lung_method for r in results if r.lung_method)),
         manifest=manifest,
         failures=fail_path,
+        beyond_per_image=beyond,
     )
 
 
