@@ -240,3 +240,26 @@ def test_the_export_list_ticks_new_radiographs_and_keeps_choices(make_napari_vie
     assert widget.selection() == [("film nodule v0", None)]
     rows = [widget.table.item(i, 0).text() for i in range(widget.table.rowCount())]
     assert widget.table.cellWidget(rows.index("film nodule v0"), 1).currentText() == NO_MASK
+
+
+def test_long_mask_names_keep_their_film_and_their_end(make_napari_viewer, rng):
+    from napari_xray_synth.plugin.widgets.export import ExportWidget
+
+    viewer = make_napari_viewer()
+    rg, _, mask = _synthetic(rng)
+    film = "00001368_000 a film with a long name"
+    _add(viewer, image_layer_tuple(rg, f"{film} nodule v0"))
+    _add(
+        viewer,
+        labels_layer_tuple(
+            mask, f"{film} nodule mask", rg.spacing, {"variants": [f"{film} nodule v0"]}
+        ),
+    )
+    widget = ExportWidget(viewer)
+    combo = widget.table.cellWidget(0, 1)
+    combo.resize(140, combo.height())
+    shown = combo.shown_text()
+    assert "…" in shown and shown.startswith("0000") and shown.endswith("mask")
+    assert combo.currentText() == f"{film} nodule mask"  # the whole name is what is exported
+    assert combo.toolTip().startswith(f"{film} nodule mask")
+    assert widget.table.textElideMode() == Qt.TextElideMode.ElideMiddle

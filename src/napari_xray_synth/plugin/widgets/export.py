@@ -27,6 +27,9 @@ from qtpy.QtWidgets import (
     QHeaderView,
     QLineEdit,
     QPushButton,
+    QStyle,
+    QStyleOptionComboBox,
+    QStylePainter,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
@@ -45,6 +48,31 @@ from napari_xray_synth.plugin.layers import (
 from napari_xray_synth.plugin.workers import TaskRunner, notify_error
 
 NO_MASK = "(no mask)"
+
+
+class ElidedCombo(QComboBox):
+    """A combo box that shows a long layer name elided in the middle, keeping both its film at
+    the start and what it is at the end ("00001368…nodule mask"), where a plain one cuts the
+    end off; its list and tooltip give the whole name."""
+
+    def shown_text(self) -> str:
+        """The current text as drawn in the box's present width."""
+        opt = QStyleOptionComboBox()
+        self.initStyleOption(opt)
+        field = self.style().subControlRect(
+            QStyle.ComplexControl.CC_ComboBox, opt, QStyle.SubControl.SC_ComboBoxEditField, self
+        )
+        return self.fontMetrics().elidedText(
+            self.currentText(), Qt.TextElideMode.ElideMiddle, field.width()
+        )
+
+    def paintEvent(self, event: Any) -> None:
+        painter = QStylePainter(self)
+        opt = QStyleOptionComboBox()
+        self.initStyleOption(opt)
+        painter.drawComplexControl(QStyle.ComplexControl.CC_ComboBox, opt)
+        opt.currentText = self.shown_text()
+        painter.drawControl(QStyle.ControlElement.CE_ComboBoxLabel, opt)
 
 
 def _meta(layer: Any) -> dict:
@@ -104,6 +132,8 @@ class ExportWidget(QWidget):
         # both columns share the width, and a few rows stay visible in a crowded dock
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.table.setMinimumHeight(150)
+        # long names keep their film and their variant ("00001368…nodule v1")
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         self.folder = QLineEdit()
         self.folder.setPlaceholderText("output folder")
         browse = QPushButton("…")
@@ -187,11 +217,17 @@ class ExportWidget(QWidget):
             item.setCheckState(Qt.CheckState.Checked if on else Qt.CheckState.Unchecked)
             item.setToolTip(layer.name)
             self.table.setItem(i, 0, item)
-            combo = QComboBox()
+            combo = ElidedCombo()
             combo.addItems([NO_MASK, *labels])
-            combo.setToolTip("the lesion mask exported with this image")
+            combo.view().setMinimumWidth(combo.view().sizeHintForColumn(0) + 8)
             if match:
                 combo.setCurrentText(match)
+            combo.setToolTip(f"{combo.currentText()}: the lesion mask exported with this image")
+            combo.currentTextChanged.connect(
+                lambda text, c=combo: c.setToolTip(
+                    f"{text}: the lesion mask exported with this image"
+                )
+            )
             # a mask the user picks (or "(no mask)") is kept through later refreshes
             combo.textActivated.connect(lambda text, n=layer.name: self._chosen.update({n: text}))
             self.table.setCellWidget(i, 1, combo)
