@@ -8,6 +8,7 @@ import numpy as np
 
 from napari_xray_synth.core.conditions import LABELS
 from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.export import PATHOLOGY_OF_LABEL
 from napari_xray_synth.core.radiograph import Provenance, Radiograph, Window
 
 META_KEY = "xray_synth"
@@ -73,9 +74,8 @@ def stack_layer_tuple(rgs: list[Radiograph], name: str, **extra: Any) -> LayerDa
 
 def lesion_features() -> dict[str, list]:
     """Labels-layer features naming each label value's pathology (napari's status bar shows it)."""
-    names = {v: p for p, v in LABELS.items()}
-    values = list(range(max(names) + 1))
-    return {"index": values, "pathology": [names.get(v, "none") for v in values]}
+    values = list(range(max(PATHOLOGY_OF_LABEL) + 1))
+    return {"index": values, "pathology": [PATHOLOGY_OF_LABEL.get(v, "none") for v in values]}
 
 
 def labels_layer_tuple(

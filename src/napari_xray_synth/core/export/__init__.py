@@ -5,7 +5,12 @@ One job per module: :mod:`.raster` (image and mask files), :mod:`.dicom` (Second
 (a folder of items with its manifest).
 """
 
-from napari_xray_synth.core.export.dataset import FORMATS, ExportItem, export_dataset
+from napari_xray_synth.core.export.dataset import (
+    FORMATS,
+    PATHOLOGY_OF_LABEL,
+    ExportItem,
+    export_dataset,
+)
 from napari_xray_synth.core.export.deidentify import UidMap, deidentify
 from napari_xray_synth.core.export.dicom import build_dicom, read_source_header, write_dicom
 from napari_xray_synth.core.export.manifest import manifest_row, read_manifest, write_manifest
@@ -13,6 +18,7 @@ from napari_xray_synth.core.export.raster import read_mask_file, write_image_fil
 
 __all__ = [
     "FORMATS",
+    "PATHOLOGY_OF_LABEL",
     "ExportItem",
     "UidMap",
     "build_dicom",

@@ -21,6 +21,10 @@ from napari_xray_synth.core.radiograph import Radiograph
 
 FORMATS = ("png", "tif", "dcm")
 
+#: The pathology of each mask label value (the inverse of :data:`conditions.LABELS`; kept out
+#: of ``conditions``, whose source is part of the simulator's fingerprint).
+PATHOLOGY_OF_LABEL: dict[int, str] = {v: p for p, v in LABELS.items()}
+
 
 @dataclass(frozen=True)
 class ExportItem:
@@ -124,7 +128,7 @@ def painted_pathologies(mask: np.ndarray) -> list[str]:
         The pathologies whose label values occur, in :data:`conditions.PATHOLOGIES` order.
     """
     present = set(np.unique(mask).tolist())
-    return [p for p, v in LABELS.items() if v in present]
+    return [PATHOLOGY_OF_LABEL[v] for v in sorted(present) if v in PATHOLOGY_OF_LABEL]
 
 
 def export_dataset(

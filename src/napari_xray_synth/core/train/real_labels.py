@@ -22,8 +22,9 @@ from pathlib import Path
 import numpy as np
 from scipy import ndimage
 
-from napari_xray_synth.core.conditions import LABELS, SIZE_RANGE_MM, Condition
+from napari_xray_synth.core.conditions import SIZE_RANGE_MM, Condition
 from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.export import PATHOLOGY_OF_LABEL
 from napari_xray_synth.core.export.raster import read_mask_file
 
 #: ChestX-ray14 finding names -> our pathologies.
@@ -40,7 +41,6 @@ NIH_FINDINGS = {
 }
 #: Painted regions smaller than this many pixels are brush specks, not lesions.
 MIN_REGION_PX = 4
-_PATHOLOGY_OF_LABEL = {v: k for k, v in LABELS.items()}
 
 
 @dataclass(frozen=True)
@@ -197,8 +197,8 @@ def mask_lesions(mask: np.ndarray, where: Path) -> list[tuple[str, Box]]:
     for value in np.unique(mask):
         if value == 0:
             continue
-        if int(value) not in _PATHOLOGY_OF_LABEL:
-            names = ", ".join(f"{v} {p}" for v, p in sorted(_PATHOLOGY_OF_LABEL.items()))
+        if int(value) not in PATHOLOGY_OF_LABEL:
+            names = ", ".join(f"{v} {p}" for v, p in sorted(PATHOLOGY_OF_LABEL.items()))
             raise InputError(f"holds label {int(value)}, which is no pathology ({names})", where)
         regions, _ = ndimage.label(mask == value, structure=np.ones((3, 3), bool))
         for sl, n_px in zip(
@@ -211,7 +211,7 @@ def mask_lesions(mask: np.ndarray, where: Path) -> list[tuple[str, Box]]:
             rows, cols = sl
             box = (float(cols.start), float(rows.start), float(cols.stop - cols.start),
                    float(rows.stop - rows.start))  # fmt: skip
-            out.append((_PATHOLOGY_OF_LABEL[int(value)], box))
+            out.append((PATHOLOGY_OF_LABEL[int(value)], box))
     return out
 
 
