@@ -213,3 +213,29 @@ def test_a_lesion_clipped_to_a_sliver_is_recorded_and_worded_for_a_warning():
     (v,) = synthesize(rg, [cond], 1, seed=0, method="physics", regions=[whole])
     assert v.radiograph.provenance[-1].parameters["lesion_area_kept"] == [1.0]
     assert clipped_to_sliver(v) == []
+
+
+def _chest_with_an_arm_gap() -> np.ndarray:
+    """A PA chest whose right chest wall is thin low down, beside air that reaches the film's
+    edge (the gap between an arm and the chest)."""
+    h = w = 512
+    rr, cc = np.mgrid[0:h, 0:w]
+    img = np.zeros((h, w), np.float32)  # the air around the patient
+    img[((rr - 0.5 * h) / (0.46 * h)) ** 2 + ((cc - 0.5 * w) / (0.40 * w)) ** 2 <= 1] = 0.75
+    for cx in (0.31, 0.69):
+        lung = ((rr - 0.45 * h) / (0.30 * h)) ** 2 + ((cc - cx * w) / (0.12 * w)) ** 2 <= 1
+        img[lung] = 0.3
+    # low on the right, the chest wall is a thin, dark-ish strip between lung and air
+    img[(rr > 0.45 * h) & (rr < 0.7 * h) & (cc > 0.15 * w) & (cc < 0.2 * w)] = 0.35
+    img[(rr > 0.45 * h) & (rr < 0.7 * h) & (cc <= 0.15 * w)] = 0.0
+    return img + np.random.default_rng(0).normal(0, 0.01, img.shape).astype(np.float32)
+
+
+def test_the_lung_field_leaves_out_the_air_around_the_body():
+    img = _chest_with_an_arm_gap()
+    fields = estimate_lung_fields(img)
+    assert fields.method == "threshold"
+    air = img < 0.1
+    assert fields.right.sum() > 0.05 * img.size
+    assert (fields.right & air).sum() == 0
+    assert (fields.left & air).sum() == 0

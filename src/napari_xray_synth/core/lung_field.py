@@ -55,7 +55,7 @@ BELOW_BAND_MM = (10.0, 40.0)
 LESION_REGION_RULE = (
     f"lung field hull, up to {REGION_DOWN_MM:g} mm down at the lateral edge (quadratic taper) "
     f"down to the first non-aerated pixel, {REGION_GROW_MM:g} mm out; consolidation: the field "
-    f"{CONSOLIDATION_GROW_MM:g} mm out (lesion_region v5)"
+    f"{CONSOLIDATION_GROW_MM:g} mm out; fields without the air around the body (lesion_region v6)"
 )
 
 
@@ -214,6 +214,20 @@ def template_fields(shape: tuple[int, int]) -> LungFields:
     return LungFields(right=_ellipse(shape, 0.31), left=_ellipse(shape, 0.69), method="template")
 
 
+def outside_air(small: np.ndarray, lung_level: float) -> np.ndarray:
+    """The air around the patient on the work grid: pixels darker than half the lung's level
+    (no lung is that dark: it lies under the chest wall) connected to the film's edge, grown
+    by two pixels. Where an arm leaves a gap beside a thin chest wall, the threshold field
+    took that air in with the lung (NIH 00013231: a third of a lung field)."""
+    air = small < 0.5 * lung_level
+    labels, n = ndimage.label(air)
+    if n == 0:
+        return air
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    out = np.isin(labels, edge[edge > 0])
+    return ndimage.binary_dilation(out, iterations=2)
+
+
 def estimate_lung_fields(image: np.ndarray) -> LungFields:
     """Estimate the lung fields of a frontal chest film (MONOCHROME2, values in [0, 1]).
 
@@ -238,6 +252,7 @@ def estimate_lung_fields(image: np.ndarray) -> LungFields:
     if float(core.max() - core.min()) < 1e-6:
         return template_fields(shape)
     dark = small < threshold_otsu(core)
+    dark &= ~outside_air(small, float(np.median(core[core < threshold_otsu(core)])))
     lungs = []
     for cx in (0.31, 0.69):  # image left = the patient's right in a PA film
         prior = _ellipse((h, w), cx, grow=1.3)
