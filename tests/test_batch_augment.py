@@ -188,14 +188,19 @@ def _run_cli(inp: Path, out: Path, *extra: str) -> subprocess.Popen:
     )
 
 
+def _wait_for_items(proc: subprocess.Popen, out: Path, n: int) -> None:
+    """Wait (at most 4 min) until the run has finished ``n`` items."""
+    deadline = time.time() + 240
+    while time.time() < deadline and len(list((out / "items").glob("*.json"))) < n:
+        assert proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+
+
 def test_kill_and_resume(tmp_path):
     inp = make_inputs(tmp_path / "in", 4)
     out = tmp_path / "out"
     proc = _run_cli(inp, out, "--workers", "1")
-    deadline = time.time() + 240
-    while time.time() < deadline and len(list((out / "items").glob("*.json"))) < 2:
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.05)
+    _wait_for_items(proc, out, 2)
     os.killpg(proc.pid, signal.SIGKILL)  # the CLI and its Dask workers
     proc.wait()
     partial = len(list((out / "items").glob("*.json")))
@@ -226,10 +231,7 @@ def test_ctrl_c_is_one_line_and_lists_what_is_finished(tmp_path):
     inp = make_inputs(tmp_path / "in", 4)
     out = tmp_path / "out"
     proc = _run_cli(inp, out, "--workers", "2")
-    deadline = time.time() + 240
-    while time.time() < deadline and len(list((out / "items").glob("*.json"))) < 2:
-        assert proc.poll() is None, proc.communicate()
-        time.sleep(0.05)
+    _wait_for_items(proc, out, 2)
     os.killpg(proc.pid, signal.SIGINT)  # a terminal's Ctrl-C reaches the workers too
     _, stderr = proc.communicate(timeout=120)
     lines = stderr.decode().strip().splitlines()
