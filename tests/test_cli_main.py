@@ -69,3 +69,23 @@ def test_a_file_system_refusal_is_one_line_naming_the_path(tmp_path, capsys):
     )
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "map.tif" in err[0] and "Traceback" not in err[0]
+
+
+def test_more_user_errors_are_one_line(tmp_path, capsys):
+    import numpy as np
+    from PIL import Image
+
+    png = tmp_path / "film.png"
+    Image.fromarray(np.full((32, 32), 100, np.uint8)).save(png)
+    cases = [
+        (["simulate", str(tmp_path / "sim"), "--n", "1", "--size", "256", "--seed", "-3"], "seed"),
+        (["reader-study", str(png)], "film.png"),
+        (["reader-study", str(tmp_path)], "folder"),
+        (["synth", str(png), str(tmp_path / "s"), "--pathology", "nodule", "--at", "16,16",
+          "--size-mm", "5", "--variants", "100000"], "--variants"),
+    ]  # fmt: skip
+    for argv, word in cases:
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and word in err[0] and "Traceback" not in err[0], err
+    assert not (tmp_path / "sim").exists() and not (tmp_path / "s").exists()

@@ -99,7 +99,7 @@ def test_missing_spacing_warns_and_is_recorded(png, tmp_path, capsys):
     [
         (["--at", "500,10", "--size-mm", "8"], "outside"),
         (["--at", "50,50", "--size-mm", "80"], "nodule is"),
-        (["--at", "50,50", "--size-mm", "8", "--variants", "0"], "1 or more"),
+        (["--at", "50,50", "--size-mm", "8", "--variants", "0"], "1 to 64"),
     ],
 )
 def test_bad_input_is_one_line_and_writes_nothing(png, tmp_path, capsys, extra, message):

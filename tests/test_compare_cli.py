@@ -113,3 +113,17 @@ def test_compare_bad_inputs_one_line(pair, tmp_path, capsys):
     out = tmp_path / "nodir" / "map.tif"
     assert main(["compare", str(p["a"]), str(p["b"]), "--ssim-map", str(out)]) == 2
     assert len(capsys.readouterr().err.strip().splitlines()) == 1
+
+
+def test_the_map_never_overwrites_a_compared_file(pair, tmp_path, capsys):
+    from napari_xray_synth.cli import main
+
+    p = pair[3]
+    before = {k: v.read_bytes() for k, v in p.items() if k in ("a", "b")}
+    for target in (p["a"], p["b"]):
+        assert main(["compare", str(p["a"]), str(p["b"]), "--ssim-map", str(target)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "never overwritten" in err[0] and target.name in err[0]
+    assert main(["compare", str(p["a"]), str(p["b"]), "--ssim-map", str(tmp_path / "m.png")]) == 2
+    assert "TIFF" in capsys.readouterr().err and not (tmp_path / "m.png").exists()
+    assert {k: p[k].read_bytes() for k in before} == before

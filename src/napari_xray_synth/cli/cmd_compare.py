@@ -56,8 +56,19 @@ def _finite(v: Any) -> Any:
     return None if isinstance(v, float) and not math.isfinite(v) else v
 
 
+def _check_map_path(out: Path, inputs: list[Any]) -> None:
+    """The map is a float32 TIFF, and never written over a file being compared."""
+    if out.suffix.lower() not in (".tif", ".tiff"):
+        raise InputError("the map is a float32 TIFF: give a .tif or .tiff name", out)
+    for src in inputs:
+        if src is not None and Path(src).exists() and Path(src).resolve() == out.resolve():
+            raise InputError("is one of the compared files; inputs are never overwritten", out)
+
+
 def run(args: argparse.Namespace) -> int:
     """Compare two files and print the figures."""
+    if args.ssim_map:
+        _check_map_path(args.ssim_map, [args.a, args.b, args.mask])
     a = read_radiograph(args.a).image
     b = read_radiograph(args.b).image
     mask = read_mask_file(args.mask) if args.mask else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 from pathlib import Path
 from typing import Any
@@ -30,9 +31,14 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the summary of the answers (all readers pooled, or the chosen ones)."""
+    if args.answers.is_dir():
+        raise InputError("is a folder; give the reader study's answers CSV", args.answers)
     if not args.answers.is_file():
         raise InputError("no such file", args.answers)
-    rows = read_answers(args.answers)
+    try:
+        rows = read_answers(args.answers)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError("is not a reader-study answers CSV (not text)", args.answers) from exc
     if args.reader:
         rows = [r for r in rows if r["reader"] in set(args.reader)]
     if not rows:

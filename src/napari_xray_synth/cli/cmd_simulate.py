@@ -88,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"--n must be at least 1, got {args.n}")
     if args.size < MIN_SIZE:
         raise InputError(f"--size must be at least {MIN_SIZE} pixels, got {args.size}")
+    if args.seed < 0:
+        raise InputError(f"--seed must be 0 or more, got {args.seed}")
     out: Path = args.out_dir
     if out.exists() and not out.is_dir():
         raise InputError("exists and is not a folder", out)

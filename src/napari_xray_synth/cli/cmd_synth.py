@@ -95,11 +95,17 @@ def run(args: argparse.Namespace) -> int:
     from napari_xray_synth.core.io import read_radiograph, write_image
     from napari_xray_synth.core.synthesize import (
         DEFAULT_SPACING_MM,
+        MAX_VARIANTS,
         clipped_to_sliver,
         synthesize,
     )
 
     src = Path(args.input)
+    if not 1 <= args.variants <= MAX_VARIANTS:
+        raise InputError(
+            f"--variants must be 1 to {MAX_VARIANTS}, got {args.variants} (every variant is held "
+            "in memory; run again with another --seed for more, or use augment)"
+        )
     if args.spacing is not None and not args.spacing > 0:
         raise InputError(f"--spacing must be a positive number of mm, got {args.spacing}")
     rg = read_radiograph(src)
@@ -127,8 +133,6 @@ def run(args: argparse.Namespace) -> int:
             c.check_inside(rg.shape)
         except InputError as exc:
             raise InputError(exc.reason, src) from exc
-    if args.variants < 1:
-        raise InputError(f"--variants must be 1 or more, got {args.variants}")
     out = Path(args.out_dir)
     created = _check_out_dir(out)
     with progress_bar("synthesizing") as prog:

@@ -49,6 +49,9 @@ from napari_xray_synth.core.synth_window import (
 )
 
 METHODS: tuple[str, ...] = ("gan", "physics")
+#: The most variants one call of the CLI or the widget makes: all are held in memory (about
+#: 5 MB each at 1024 x 1024); more come from more calls with other seeds, or from ``augment``.
+MAX_VARIANTS = 64
 #: Pixel size assumed when an image carries none (a typical CR/DX detector pitch).
 DEFAULT_SPACING_MM = 0.35
 DEFAULT_MODEL = "generator"

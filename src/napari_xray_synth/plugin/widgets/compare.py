@@ -57,6 +57,11 @@ def viewer_grid(viewer: Any) -> Any:
     return canvas.grid if canvas is not None and hasattr(canvas, "grid") else viewer.grid
 
 
+def _scale_text(scale: Any) -> str:
+    """A layer's pixel size for a message: "0.168 x 0.168"."""
+    return " x ".join(f"{float(v):g}" for v in np.asarray(scale)[-2:])
+
+
 class CompareWidget(Container):
     """Compare image A (a variant, a denoised image) with image B (its source).
 
@@ -217,7 +222,8 @@ class CompareWidget(Container):
             self._warned_scales = pair  # once per pair, not on every edit
             show_warning(
                 f"layers {a_layer.name!r} and {b_layer.name!r} have different scales "
-                f"({tuple(a_layer.scale)} and {tuple(b_layer.scale)}): compared pixel by pixel"
+                f"({_scale_text(a_layer.scale)} and {_scale_text(b_layer.scale)}): compared "
+                "pixel by pixel"
             )
         return a, b, mask, MAP_CHOICES[self.map_kind.value]
 

@@ -38,6 +38,7 @@ from napari_xray_synth.core.models import model_names
 from napari_xray_synth.core.synthesize import (
     DEFAULT_MODEL,
     DEFAULT_SPACING_MM,
+    MAX_VARIANTS,
     Variant,
     clipped_to_sliver,
     synthesize,
@@ -127,7 +128,7 @@ class SynthesizeWidget(QWidget):
         self.severity.setSingleStep(0.05)
         self.severity.setValue(0.8)
         self.n_variants = QSpinBox()
-        self.n_variants.setRange(0, 64)  # 0 is refused with a message, not silently
+        self.n_variants.setRange(0, MAX_VARIANTS)  # 0 is refused with a message, not silently
         self.n_variants.setValue(4)
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1)
