@@ -13,7 +13,7 @@ import numpy as np
 from napari_xray_synth.core.atomic import atomic_path
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.export import read_mask_file
-from napari_xray_synth.core.io import read_radiograph
+from napari_xray_synth.core.io import read_radiograph, refuse_overwriting
 from napari_xray_synth.core.metrics import compare
 
 MAP_KINDS = ("1-ssim", "ssim")
@@ -60,9 +60,7 @@ def _check_map_path(out: Path, inputs: list[Any]) -> None:
     """The map is a float32 TIFF, and never written over a file being compared."""
     if out.suffix.lower() not in (".tif", ".tiff"):
         raise InputError("the map is a float32 TIFF: give a .tif or .tiff name", out)
-    for src in inputs:
-        if src is not None and Path(src).exists() and Path(src).resolve() == out.resolve():
-            raise InputError("is one of the compared files; inputs are never overwritten", out)
+    refuse_overwriting(out, inputs, "is one of the compared files")
 
 
 def run(args: argparse.Namespace) -> int:

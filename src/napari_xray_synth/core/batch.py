@@ -526,18 +526,23 @@ def _items_beyond_plan(out_dir: Path, tasks: Sequence[SourceTask], fmt: str) -> 
     return sorted(found)
 
 
-def rebuild_manifest(out_dir: Path, tasks: Sequence[SourceTask], fmt: str) -> Path | None:
+def rebuild_manifest(
+    out_dir: Path, tasks: Sequence[SourceTask], fmt: str
+) -> tuple[Path | None, int]:
     """Write the manifest from the sidecars of the complete items of the planned sources: the
-    planned ones and any an earlier run with a larger ``--per-image`` made."""
+    planned ones and any an earlier run with a larger ``--per-image`` made. Returns the
+    manifest (None with no item) and how many of the latter it lists."""
     ids = [
         it.item_id for task in tasks for it in task.items if item_complete(out_dir, it.item_id, fmt)
     ]
-    ids += _items_beyond_plan(out_dir, tasks, fmt)
-    rows = [json.loads(item_paths(out_dir, i, fmt)[2].read_text(encoding="utf-8")) for i in ids]
+    beyond = _items_beyond_plan(out_dir, tasks, fmt)
+    rows = [
+        json.loads(item_paths(out_dir, i, fmt)[2].read_text(encoding="utf-8")) for i in ids + beyond
+    ]
     if not rows:
-        return None
+        return None, 0
     csv_path, _ = write_manifest(rows, out_dir)
-    return csv_path
+    return csv_path, len(beyond)
 
 
 # ---------------------------------------------------------------- the run
@@ -675,8 +680,7 @@ def run_augment(
                 raise
         failures = [f for r in results for f in r.failures]
         fail_path = _write_failures(out, failures)
-        manifest = rebuild_manifest(out, tasks, config.fmt)
-        beyond = len(_items_beyond_plan(out, tasks, config.fmt))
+        manifest, beyond = rebuild_manifest(out, tasks, config.fmt)
     item_times = [s for r in results for s in r.seconds_items]
     cpu_times = [s for r in results for s in r.cpu_seconds_items]
     read_times = [r.seconds_read for r in results if r.seconds_read]

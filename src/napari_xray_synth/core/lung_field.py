@@ -251,8 +251,8 @@ def estimate_lung_fields(image: np.ndarray) -> LungFields:
     core = small[int(0.2 * h) : int(0.8 * h), int(0.15 * w) : int(0.85 * w)]
     if float(core.max() - core.min()) < 1e-6:
         return template_fields(shape)
-    dark = small < threshold_otsu(core)
-    dark &= ~outside_air(small, float(np.median(core[core < threshold_otsu(core)])))
+    t = threshold_otsu(core)
+    dark = (small < t) & ~outside_air(small, float(np.median(core[core < t])))
     lungs = []
     for cx in (0.31, 0.69):  # image left = the patient's right in a PA film
         prior = _ellipse((h, w), cx, grow=1.3)

@@ -163,20 +163,22 @@ def read_answers(path: str | Path) -> list[dict[str, str]]:
     path = Path(path)
     if not path.is_file() or path.stat().st_size == 0:
         return []
-    with open(path, newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        if tuple(reader.fieldnames or ()) != FIELDS:
-            raise InputError(
-                f"is not a reader-study answers file (columns {', '.join(FIELDS)})", path
-            )
-        rows = []
-        for row in reader:
-            if None in row.values() or row.get("answer") not in TRUTHS:
-                continue
-            if row.get("realism") not in {str(r) for r in REALISM}:
-                continue
-            rows.append({k: row[k] for k in FIELDS})
-    return rows
+    try:
+        with open(path, newline="", encoding="utf-8") as fh:
+            reader = csv.DictReader(fh)
+            fieldnames = tuple(reader.fieldnames or ())
+            rows = [] if fieldnames != FIELDS else [row for row in reader]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError("is not a reader-study answers file (not CSV text)", path) from exc
+    if fieldnames != FIELDS:
+        raise InputError(f"is not a reader-study answers file (columns {', '.join(FIELDS)})", path)
+    return [
+        {k: row[k] for k in FIELDS}
+        for row in rows
+        if None not in row.values()
+        and row.get("answer") in TRUTHS
+        and row.get("realism") in {str(r) for r in REALISM}
+    ]
 
 
 def append_answer(path: str | Path, row: Mapping[str, Any]) -> None:

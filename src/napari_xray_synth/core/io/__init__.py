@@ -12,6 +12,7 @@ Examples
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +29,7 @@ __all__ = [
     "is_supported",
     "read_radiograph",
     "read_stack",
+    "refuse_overwriting",
     "resolve_window",
     "write_image",
 ]
@@ -135,6 +137,15 @@ def resolve_window(rg: Radiograph, window: Window | int | str | None) -> Window:
     return rg.windows[int(window)]
 
 
+def refuse_overwriting(target: str | Path, inputs: Sequence[str | Path | None], what: str) -> None:
+    """Raise :class:`InputError` ("``what``; inputs are never overwritten") when ``target`` is
+    one of the existing files ``inputs``."""
+    target = Path(target)
+    for src in inputs:
+        if src and Path(src).exists() and Path(src).resolve() == target.resolve():
+            raise InputError(f"{what}; inputs are never overwritten", target)
+
+
 def write_image(rg: Radiograph, path: str | Path, window: Window | int | str | None = None) -> Path:
     """Write the displayed image (window applied; default: the first) atomically.
 
@@ -154,11 +165,7 @@ def write_image(rg: Radiograph, path: str | Path, window: Window | int | str | N
         )
     if target.is_dir():
         raise InputError("is a folder; give a file name", target)
-    source = rg.source
-    if source and Path(source).exists() and Path(source).resolve() == target.resolve():
-        raise InputError(
-            "is the file the image was read from; inputs are never overwritten", target
-        )
+    refuse_overwriting(target, [rg.source], "is the file the image was read from")
     win = resolve_window(rg, window)
     if suffix == ".png":
         return write_png(rg, target, win)

@@ -222,12 +222,9 @@ class ExportWidget(QWidget):
             combo.view().setMinimumWidth(combo.view().sizeHintForColumn(0) + 8)
             if match:
                 combo.setCurrentText(match)
-            combo.setToolTip(f"{combo.currentText()}: the lesion mask exported with this image")
-            combo.currentTextChanged.connect(
-                lambda text, c=combo: c.setToolTip(
-                    f"{text}: the lesion mask exported with this image"
-                )
-            )
+            tip = lambda text, c=combo: c.setToolTip(f"{text}: the mask exported with this image")  # noqa: E731
+            tip(combo.currentText())
+            combo.currentTextChanged.connect(tip)
             # a mask the user picks (or "(no mask)") is kept through later refreshes
             combo.textActivated.connect(lambda text, n=layer.name: self._chosen.update({n: text}))
             self.table.setCellWidget(i, 1, combo)
