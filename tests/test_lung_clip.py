@@ -7,7 +7,7 @@ from PIL import Image
 from napari_xray_synth.cli import main
 from napari_xray_synth.core.conditions import LABELS, Condition, label_mask
 from napari_xray_synth.core.errors import InputError
-from napari_xray_synth.core.lung_field import LungFields, estimate_lung_fields
+from napari_xray_synth.core.lung_field import LungFields, estimate_lung_fields, trim_medial_edge
 from napari_xray_synth.core.radiograph import Radiograph
 from napari_xray_synth.core.simulate import simulate_chest
 from napari_xray_synth.core.synthesize import synthesize
@@ -239,3 +239,45 @@ def test_the_lung_field_leaves_out_the_air_around_the_body():
     assert fields.right.sum() > 0.05 * img.size
     assert (fields.right & air).sum() == 0
     assert (fields.left & air).sum() == 0
+
+
+def _film_with_a_faint_heart_edge(ribs: bool, zoom: int = 1):
+    # ``1 / zoom`` mm pixels; the patient's left lung (image right) at 0.3, the mediastinum at
+    # 0.8, and a 15 mm strip of faint heart edge (0.7) that a threshold field took in
+    rng = np.random.default_rng(0)
+    img = np.full((400, 400), 0.8, np.float32)
+    img[80:320, 220:340] = 0.3
+    img[80:320, 205:220] = 0.7
+    if ribs:  # bright enough to pass the lung-mediastinum midpoint, 8 mm tall every 30 mm
+        for top in range(90, 320, 30):
+            img[top : top + 8, 205:340] += 0.3
+    img = np.kron(img, np.ones((zoom, zoom), np.float32))
+    img += rng.normal(0, 0.01, img.shape).astype(np.float32)
+    field = np.zeros(img.shape, bool)
+    # its edge a pixel off the strip's, as where a field is carried from a coarser grid
+    field[80 * zoom : 320 * zoom, 205 * zoom - 1 : 340 * zoom] = True
+    return img, field
+
+
+@pytest.mark.parametrize(("ribs", "zoom"), [(False, 1), (True, 1), (False, 2)])
+def test_a_consolidation_region_leaves_the_heart_shadow_the_field_took_in(ribs, zoom):
+    # zoom 2: the cut is found on a grid of 512 and carried back to the film's 800 pixels
+    img, field = _film_with_a_faint_heart_edge(ribs, zoom)
+    px = 1.0 / zoom
+    trimmed = trim_medial_edge(field, img, "left", px)
+    rows = slice(95 * zoom, 305 * zoom)  # the running median is shorter at the top and bottom
+    # the strip is gone, and the lung beside it is whole: no rib leaves a notch
+    assert not trimmed[rows, : 217 * zoom].any()
+    assert trimmed[rows, 223 * zoom : 340 * zoom].all()
+    fields = LungFields(right=np.zeros_like(field), left=field, method="threshold", image=img)
+    region = fields.lesion_region("left", px, "consolidation")
+    assert not region[rows, : 214 * zoom].any()  # the old region began at column 202
+    assert region[rows, 223 * zoom : 340 * zoom].all()
+
+
+def test_a_field_that_stops_at_the_heart_border_keeps_its_edge():
+    img, field = _film_with_a_faint_heart_edge(ribs=False)
+    img[80:320, 205:220] = 0.8  # no faint edge: the heart border is sharp
+    field[:, 205:220] = False
+    trimmed = trim_medial_edge(field, img, "left", 1.0)
+    assert (field & ~trimmed).sum() <= 2 * 240  # at most a pixel or two per row
