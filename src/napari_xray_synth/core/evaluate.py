@@ -116,13 +116,21 @@ def _json_default(o: Any) -> Any:
 
 
 def _out_dir(out: str | Path) -> Path:
+    """The report folder, checked before the work; it is made only when the report is written
+    (:func:`_make_out_dir`), so a run that fails leaves no empty folder."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError("the report folder is a file", out)
     if not out.parent.is_dir():
         raise InputError("its parent folder does not exist", out)
-    out.mkdir(exist_ok=True)
     return out
+
+
+def _make_out_dir(out: Path) -> None:
+    try:
+        out.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot make the report folder ({exc.strerror or exc})", out) from exc
 
 
 def _default_sim() -> Any:
@@ -298,7 +306,7 @@ def evaluate_denoise(
     else:
         cases = folder_denoise_cases(data, doses, n_images, seed)
         source = f"images of {data} (reference), noise added by the evaluation's model"
-    out = _out_dir(out)  # after the data is found: a bad --data leaves no empty report folder
+    out = _out_dir(out)
     total = len(cases) * len(methods)
     done = 0
     rows: list[dict[str, Any]] = []
@@ -339,6 +347,7 @@ def evaluate_denoise(
             report(progress, done, total + 1)
 
     names = ["noisy input", *methods]
+    _make_out_dir(out)
     table = {
         (m, d): [r for r in rows if r["method"] == m and r["dose"] == d]
         for m in names
@@ -604,6 +613,7 @@ def evaluate_synth(
         }
 
     # --- plots
+    _make_out_dir(out)
     plots.bar_plot(
         out / "auc_per_pathology.png",
         list(PATHOLOGIES),
