@@ -307,6 +307,7 @@ def evaluate_denoise(
         cases = folder_denoise_cases(data, doses, n_images, seed)
         source = f"images of {data} (reference), noise added by the evaluation's model"
     out = _out_dir(out)
+    n_used = len(cases) // len(doses)  # a folder may hold fewer readable images than n_images
     total = len(cases) * len(methods)
     done = 0
     rows: list[dict[str, Any]] = []
@@ -406,6 +407,9 @@ def evaluate_denoise(
         f"Methods: {', '.join(methods)}. Seed {seed}. PSNR and SSIM (data range 1, Gaussian "
         "window sigma 1.5) against the clean image, mean over images.",
         "",
+        f"Images used: {n_used} ({n_used} x {len(doses)} dose(s) x {len(methods)} method(s) = "
+        f"{n_used * len(doses) * len(methods)} denoised).",
+        "",
         "## PSNR (dB)",
         "",
         dose_table("psnr", 2),
@@ -434,7 +438,17 @@ def evaluate_denoise(
         "![examples](examples.png)",
         "",
     ]
-    _write_json(out / "metrics.json", {"data": source, "seed": seed, "doses": doses, "rows": rows})
+    _write_json(
+        out / "metrics.json",
+        {
+            "data": source,
+            "n_images": n_used,
+            "images": [c.name for c in cases[:: len(doses)]],  # cases: image by image
+            "seed": seed,
+            "doses": doses,
+            "rows": rows,
+        },
+    )
     path = _write_text(out / "report.md", "\n".join(lines))
     report(progress, total + 1, total + 1)
     return path
