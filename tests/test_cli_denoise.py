@@ -75,3 +75,27 @@ def test_user_errors_are_one_line(tmp_path, png16, capsys):
         main(["denoise", png16, str(tmp_path / "o.tif"), "--strength", "lots"])
     rc = main(["enhance", png16, str(tmp_path / "o.png"), "--gamma", "-1"])
     assert rc == 2 and "gamma" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (
+            ["denoise", "--strength", "1e9"],
+            "--strength 1e+09 is out of range for model: allowed 0 to 0.5",
+        ),
+        (["denoise", "--method", "median", "--strength", "100"], "for median: allowed 0 to 10"),
+        (["enhance", "--clahe", "5"], "--clahe 5 is out of range: allowed 0 to 1"),
+        (["enhance", "--detail", "1.5", "1e9"], "--detail 1e+09 is out of range: allowed 0 to 5"),
+        (["enhance"], "no enhancement step was chosen"),
+        (["enhance", "--window", "lung", "--gamma", "0"], "--gamma 0 is out of range"),
+    ],
+)
+def test_out_of_range_or_empty_is_one_line_and_writes_nothing(
+    tmp_path, png16, capsys, args, message
+):
+    out = tmp_path / "o.tif"
+    rc = main([args[0], png16, str(out), *args[1:]])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and len(err.splitlines()) == 1 and message in err, err
+    assert not out.exists()

@@ -37,9 +37,12 @@ def test_cli_evaluate_denoise(tmp_path, stand_ins, capsys):
         ]
     )
     assert rc == 0
-    assert capsys.readouterr().out.strip().endswith("report.md")
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1].endswith("report.md")
+    assert out[-2] == "evaluated 1 image at 2 dose(s) with 2 method(s)"
     text = (tmp_path / "rep" / "report.md").read_text()
     assert "| strong |" in text and "dose 0.5" in text
+    assert "Images used: 1 (1 x 2 dose(s) x 2 method(s) = 4 denoised)" in text
 
 
 def test_cli_evaluate_synth(tmp_path, stand_ins):

@@ -157,3 +157,39 @@ def test_missing_model_is_a_notification(widget, monkeypatch, tmp_path):
     w.run()
     assert len(viewer.layers) == 1
     assert messages and "xray-synth train denoiser" in messages[0]
+
+
+def test_strength_box_follows_the_methods_range(widget):
+    from napari_xray_synth.core.denoise import STRENGTH_RANGES
+
+    _, w = widget
+    for method in ("model", "gaussian", "median", "nl_means", "tv"):
+        w.method_combo.setCurrentText(method)
+        r = STRENGTH_RANGES[method]
+        box = w.strength_spin
+        assert (box.minimum(), box.maximum()) == (r.lo, r.hi), method
+        assert box.value() == r.default and r.text() in box.toolTip()
+        box.setValue(1e9)  # a box cannot hold more than the core allows
+        assert box.value() == r.hi
+    w.auto_check.setChecked(False)
+    assert w.strength_spin.isEnabled()
+    w.method_combo.setCurrentText("none (enhance only)")
+    assert not w.strength_spin.isEnabled() and not w.auto_check.isEnabled()
+
+
+def test_enhance_only_with_no_step_notifies_and_adds_nothing(widget, monkeypatch):
+    monkeypatch.setenv("XRAY_SYNTH_SYNC", "1")
+    messages = []
+    monkeypatch.setattr(
+        "napari_xray_synth.plugin.workers.show_warning", lambda msg: messages.append(msg)
+    )
+    viewer, w = widget
+    viewer.add_image(noisy((32, 32)), name="img")
+    w.layer_combo.setCurrentText("img")
+    w.method_combo.setCurrentText("none (enhance only)")
+    assert w.run() is None
+    assert [lyr.name for lyr in viewer.layers] == ["img"]
+    assert messages and "no enhancement step was chosen" in messages[0]
+    w.gamma_spin.setValue(0.8)  # one step chosen: it runs
+    w.run()
+    assert [lyr.name for lyr in viewer.layers] == ["img", "img enhanced"]

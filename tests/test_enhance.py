@@ -5,7 +5,7 @@ import pytest
 from skimage import data, exposure, transform
 
 from napari_xray_synth.core.clahe import clahe
-from napari_xray_synth.core.enhance import detail_enhance, enhance, gaussian_blur
+from napari_xray_synth.core.enhance import check_enhance, detail_enhance, enhance, gaussian_blur
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.radiograph import Radiograph, Window
 
@@ -92,3 +92,25 @@ def test_enhance_bad_input():
         enhance(Radiograph(np.zeros((4, 4))), window="nope")
     out = enhance(Radiograph(np.full((5, 5), 0.3)), clahe=0.01, unsharp=1, gamma=2)
     assert np.all(np.isfinite(out.image))
+
+
+def test_enhance_numbers_outside_their_range_are_refused():
+    rg = Radiograph(np.full((8, 8), 0.3))
+    with pytest.raises(InputError, match=r"clahe 5 is out of range: allowed 0 to 1"):
+        enhance(rg, clahe=5.0)
+    with pytest.raises(InputError, match=r"detail 1e\+09 is out of range: allowed 0 to 5"):
+        enhance(rg, detail=(1.5, 1e9))
+    with pytest.raises(InputError, match="unsharp_radius 0 is out of range"):
+        enhance(rg, unsharp=1.0, unsharp_radius=0.0)
+    # the CLI's spelling of the same check
+    with pytest.raises(InputError, match="--unsharp-radius 0 is out of range"):
+        check_enhance(unsharp=1.0, unsharp_radius=0.0, as_options=True)
+    assert enhance(rg, clahe=1.0, detail=(0.0, 5.0)).image.shape == (8, 8)  # the ends are fine
+
+
+def test_enhance_with_no_step_is_refused():
+    rg = Radiograph(np.full((8, 8), 0.3))
+    with pytest.raises(InputError, match="no enhancement step was chosen"):
+        enhance(rg)
+    with pytest.raises(InputError, match="--clahe, --unsharp, --detail, --gamma, --window"):
+        check_enhance(as_options=True)

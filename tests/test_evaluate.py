@@ -79,7 +79,12 @@ def test_evaluate_denoise_on_a_folder(tmp_path):
         n_images=5,
         denoise_fn=denoise,
     )
-    assert "images of" in _images_exist(report)
+    text = _images_exist(report)
+    assert "images of" in text
+    # 5 were asked for, the folder has 2 readable: the report and the JSON say 2
+    assert "Images used: 2 (2 x 1 dose(s) x 1 method(s) = 2 denoised)" in text
+    m = json.loads((report.parent / "metrics.json").read_text())
+    assert m["n_images"] == 2 and m["images"] == ["im0", "im1"]
 
 
 def test_evaluate_denoise_bad_input(tmp_path):

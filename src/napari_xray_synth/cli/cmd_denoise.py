@@ -9,22 +9,20 @@ from napari_xray_synth.cli.progress_bar import progress_bar
 
 
 def strength_arg(text: str) -> str | float:
-    """``auto`` or a non-negative number."""
+    """``auto`` or a number (its range depends on the method: checked in :func:`run`)."""
     if text.strip().lower() == "auto":
         return "auto"
     try:
-        value = float(text)
+        return float(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"expected 'auto' or a number, got {text!r}") from exc
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"strength must be >= 0, got {text!r}")
-    return value
 
 
 def register(subparsers: Any) -> None:
     """Add the ``denoise`` subcommand."""
-    from napari_xray_synth.core.denoise import METHODS
+    from napari_xray_synth.core.denoise import METHODS, STRENGTH_RANGES
 
+    ranges = "; ".join(f"{m} {r.text()}" for m, r in STRENGTH_RANGES.items())
     p = subparsers.add_parser(
         "denoise",
         help="denoise a radiograph (trained model, or gaussian/median/nl_means/tv)",
@@ -35,7 +33,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("input", help="the radiograph to read (DICOM, TIFF, PNG, JPEG)")
     p.add_argument("output", help="the file to write: .tif, .tiff or .png")
     p.add_argument("--method", choices=METHODS, default="model")
-    p.add_argument("--strength", type=strength_arg, default="auto", help="'auto' or a number")
+    p.add_argument(
+        "--strength",
+        type=strength_arg,
+        default="auto",
+        help=f"'auto' or a number in the method's range ({ranges})",
+    )
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     p.add_argument("--model", default="denoiser", help="model name or path (default: denoiser)")
     p.add_argument("--tile", type=int, default=512, help="largest tile side in pixels")
@@ -46,9 +49,10 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Denoise one file."""
-    from napari_xray_synth.core.denoise import denoise
+    from napari_xray_synth.core.denoise import check_strength, denoise
     from napari_xray_synth.core.io import read_radiograph, write_image
 
+    check_strength(args.method, args.strength, "--strength")  # before any reading
     rg = read_radiograph(args.input)
     with progress_bar("denoising", quiet=args.quiet) as bar:
         out = denoise(

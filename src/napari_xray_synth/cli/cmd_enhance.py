@@ -8,27 +8,51 @@ from typing import Any
 
 def register(subparsers: Any) -> None:
     """Add the ``enhance`` subcommand."""
+    from napari_xray_synth.core.enhance import RANGES
+
+    def rng(key: str) -> str:
+        return RANGES[key].text()
+
     p = subparsers.add_parser(
         "enhance",
         help="enhance a radiograph: CLAHE, unsharp mask, detail gains, gamma",
         description="Enhance a radiograph and write it as 'convert' does (.tif float32 in [0, 1], "
         ".png 16-bit). Steps run in the order window, CLAHE, unsharp, detail, gamma; each only "
-        "when given.",
+        "when given; at least one must be.",
     )
     p.add_argument("input", help="the radiograph to read (DICOM, TIFF, PNG, JPEG)")
     p.add_argument("output", help="the file to write: .tif, .tiff or .png")
-    p.add_argument("--clahe", type=float, default=None, metavar="CLIP", help="CLAHE clip limit")
-    p.add_argument("--unsharp", type=float, default=None, metavar="AMOUNT", help="unsharp amount")
-    p.add_argument("--unsharp-radius", type=float, default=2.0, help="unsharp blur sigma (px)")
+    p.add_argument(
+        "--clahe",
+        type=float,
+        default=None,
+        metavar="CLIP",
+        help=f"CLAHE clip limit, {rng('clahe')} (0: no limit)",
+    )
+    p.add_argument(
+        "--unsharp",
+        type=float,
+        default=None,
+        metavar="AMOUNT",
+        help=f"unsharp amount, {rng('unsharp')}",
+    )
+    p.add_argument(
+        "--unsharp-radius",
+        type=float,
+        default=2.0,
+        help=f"unsharp blur sigma in pixels, {rng('unsharp_radius')} (default 2)",
+    )
     p.add_argument(
         "--detail",
         type=float,
         nargs="+",
         default=None,
         metavar="GAIN",
-        help="Laplacian-pyramid gains, finest first (e.g. 1.5 1.3 1.1)",
+        help=f"Laplacian-pyramid gains, finest first, each {rng('detail')} (e.g. 1.5 1.3 1.1)",
     )
-    p.add_argument("--gamma", type=float, default=None, metavar="G", help="output x ** G")
+    p.add_argument(
+        "--gamma", type=float, default=None, metavar="G", help=f"output x ** G, {rng('gamma')}"
+    )
     p.add_argument(
         "--window",
         default=None,
@@ -40,9 +64,19 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Enhance one file."""
-    from napari_xray_synth.core.enhance import enhance
+    from napari_xray_synth.core.enhance import check_enhance, enhance
     from napari_xray_synth.core.io import read_radiograph, resolve_window, write_image
 
+    # before any reading: no step chosen, or a number outside its range, is one line
+    check_enhance(
+        clahe=args.clahe,
+        unsharp=args.unsharp,
+        unsharp_radius=args.unsharp_radius,
+        detail=args.detail,
+        gamma=args.gamma,
+        window=args.window,
+        as_options=True,
+    )
     rg = read_radiograph(args.input)
     window = resolve_window(rg, args.window) if args.window is not None else None
     out = enhance(

@@ -11,7 +11,7 @@ import numpy as np
 import tifffile
 
 from napari_xray_synth.cli.progress_bar import progress_bar
-from napari_xray_synth.core.atomic import atomic_path
+from napari_xray_synth.core.atomic import atomic_path, output_folder
 from napari_xray_synth.core.conditions import PATHOLOGIES
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.export.manifest import CONDITION_COLUMNS
@@ -82,18 +82,8 @@ def write_mask(path: Path, mask: np.ndarray) -> None:
         tifffile.imwrite(tmp, mask.astype(np.uint8), metadata=None)
 
 
-def run(args: argparse.Namespace) -> int:
-    """Simulate ``args.n`` images into ``args.out_dir``."""
-    if args.n < 1:
-        raise InputError(f"--n must be at least 1, got {args.n}")
-    if args.size < MIN_SIZE:
-        raise InputError(f"--size must be at least {MIN_SIZE} pixels, got {args.size}")
-    if args.seed < 0:
-        raise InputError(f"--seed must be 0 or more, got {args.seed}")
-    out: Path = args.out_dir
-    if out.exists() and not out.is_dir():
-        raise InputError("exists and is not a folder", out)
-    out.mkdir(parents=True, exist_ok=True)
+def _simulate_into(out: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """Write the images, masks and manifest into ``out``; the manifest's rows."""
     rows: list[dict[str, Any]] = []
     cond_arg = None if args.pathology == "none" else args.pathology
     width = max(len(str(args.seed + args.n - 1)), 5)
@@ -143,5 +133,22 @@ def run(args: argparse.Namespace) -> int:
             w = csv.DictWriter(fh, fieldnames=COLUMNS)
             w.writeheader()
             w.writerows(rows)
+    return rows
+
+
+def run(args: argparse.Namespace) -> int:
+    """Simulate ``args.n`` images into ``args.out_dir``."""
+    if args.n < 1:
+        raise InputError(f"--n must be at least 1, got {args.n}")
+    if args.size < MIN_SIZE:
+        raise InputError(f"--size must be at least {MIN_SIZE} pixels, got {args.size}")
+    if args.seed < 0:
+        raise InputError(f"--seed must be 0 or more, got {args.seed}")
+    out: Path = args.out_dir
+    if out.exists() and not out.is_dir():
+        raise InputError("exists and is not a folder", out)
+    # a refused run (a --dose the simulator rejects, Ctrl-C) leaves no empty folder behind
+    with output_folder(out):
+        rows = _simulate_into(out, args)
     print(f"wrote {len(rows)} images and {out / 'manifest.csv'}")
     return 0

@@ -10,10 +10,15 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from napari_xray_synth.core.errors import InputError, PlacementError
+
+if TYPE_CHECKING:
+    from napari_xray_synth.core.conditions import Condition
+    from napari_xray_synth.core.radiograph import Radiograph
 
 
 def _point(text: str) -> tuple[float, float]:
@@ -90,15 +95,10 @@ def _write_mask(mask: np.ndarray, path: Path, spacing: tuple[float, float] | Non
 
 def run(args: argparse.Namespace) -> int:
     """Read, synthesize, write variants, masks and the manifest."""
-    from napari_xray_synth.cli.progress_bar import progress_bar
+    from napari_xray_synth.core.atomic import output_folder
     from napari_xray_synth.core.conditions import Condition
-    from napari_xray_synth.core.io import read_radiograph, write_image
-    from napari_xray_synth.core.synthesize import (
-        DEFAULT_SPACING_MM,
-        MAX_VARIANTS,
-        clipped_to_sliver,
-        synthesize,
-    )
+    from napari_xray_synth.core.io import read_radiograph
+    from napari_xray_synth.core.synthesize import DEFAULT_SPACING_MM, MAX_VARIANTS
 
     src = Path(args.input)
     if not 1 <= args.variants <= MAX_VARIANTS:
@@ -134,7 +134,20 @@ def run(args: argparse.Namespace) -> int:
         except InputError as exc:
             raise InputError(exc.reason, src) from exc
     out = Path(args.out_dir)
-    created = _check_out_dir(out)
+    # a failed run (unknown model, refused placement, Ctrl-C) leaves no empty folder behind
+    with output_folder(out):
+        _check_writable(out)
+        return _write_variants(args, rg, conds, src, out)
+
+
+def _write_variants(
+    args: argparse.Namespace, rg: Radiograph, conds: list[Condition], src: Path, out: Path
+) -> int:
+    """Synthesize the variants and move them, their masks and the manifest into ``out``."""
+    from napari_xray_synth.cli.progress_bar import progress_bar
+    from napari_xray_synth.core.io import write_image
+    from napari_xray_synth.core.synthesize import clipped_to_sliver, synthesize
+
     with progress_bar("synthesizing") as prog:
         try:
             variants = synthesize(
@@ -149,8 +162,6 @@ def run(args: argparse.Namespace) -> int:
                 regions="lung" if args.lung_clip else None,
             )
         except PlacementError as exc:
-            if created:
-                out.rmdir()  # refused: nothing is left behind
             raise PlacementError(exc.reason, src) from exc
     for line in clipped_to_sliver(variants[0]):
         print(f"xray-synth: warning: {src}: {line}", file=sys.stderr)
@@ -180,19 +191,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_out_dir(out: Path) -> bool:
-    """Make the output folder, or say in one line why it cannot be (before any work); True
-    when it was made now."""
-    if out.exists() and not out.is_dir():
-        raise InputError("is a file, not a folder", out)
-    created = not out.exists()
+def _check_writable(out: Path) -> None:
+    """Say in one line, before any work, when the output folder cannot be written."""
     try:
-        out.mkdir(parents=True, exist_ok=True)
         probe = Path(tempfile.mkdtemp(prefix=".synth-", dir=out))
         probe.rmdir()
     except OSError as exc:
         raise InputError(f"cannot write the output ({exc.strerror or exc})", out) from exc
-    return created
 
 
 def _earlier_rows(out: Path, replaced: set[str]) -> list[dict[str, str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from napari_xray_synth.cli.progress_bar import progress_bar
 from napari_xray_synth.core.errors import InputError
@@ -67,5 +68,12 @@ def run(args: argparse.Namespace) -> int:
             seed=args.seed,
             progress=bar,
         )
+    # how many images the numbers rest on (a folder may hold fewer readable ones than --n)
+    n_used = json.loads((path.parent / "metrics.json").read_text(encoding="utf-8"))["n_images"]
+    methods = len(args.methods or ("model", "gaussian", "tv"))
+    print(
+        f"evaluated {n_used} image{'s' if n_used != 1 else ''} at {len(args.doses)} dose(s) "
+        f"with {methods} method(s)"
+    )
     print(path)
     return 0

@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from napari_xray_synth.core.atomic import atomic_path
+from napari_xray_synth.core.atomic import atomic_path, output_folder
 from napari_xray_synth.core.batch_sources import Source, list_sources
 from napari_xray_synth.core.conditions import PATHOLOGIES
 from napari_xray_synth.core.density_cap import RULE as DENSITY_CAP_RULE
@@ -624,63 +624,70 @@ def run_augment(
     out = Path(out_dir)
     tasks = plan(sources, config)
     all_items = sum(len(t.items) for t in tasks)
-    with contextlib.suppress(OSError):
-        out.mkdir(parents=True, exist_ok=True)
-    done_before = sum(item_complete(out, it.item_id, config.fmt) for t in tasks for it in t.items)
-    _prepare(out, all_items - done_before, sources, config.fmt)
-    results: list[SourceResult] = []
-    n_workers = workers
-    work_seconds = 0.0
-    with _locked(out):
-        _check_settings(out, config)
-        _clean_temporaries(out)
-        pending = [
-            t for t in tasks if any(not item_complete(out, i.item_id, config.fmt) for i in t.items)
-        ]
-        total = sum(len(t.items) for t in pending)
-        done = 0
-        report(progress, 0, total)
-        if pending:
-            try:
-                with dask_client(workers, scheduler) as client:
-                    from distributed import as_completed
+    # a scheduler that cannot be reached is refused before anything is made, and a run that
+    # fails before writing leaves no empty folders behind (output_folder)
+    remote = dask_client(workers, scheduler) if scheduler else contextlib.nullcontext()
+    with remote as remote_client, output_folder(out):
+        done_before = sum(
+            item_complete(out, it.item_id, config.fmt) for t in tasks for it in t.items
+        )
+        _prepare(out, all_items - done_before, sources, config.fmt)
+        results: list[SourceResult] = []
+        n_workers = workers
+        work_seconds = 0.0
+        with _locked(out):
+            _check_settings(out, config)
+            _clean_temporaries(out)
+            pending = [
+                t
+                for t in tasks
+                if any(not item_complete(out, i.item_id, config.fmt) for i in t.items)
+            ]
+            total = sum(len(t.items) for t in pending)
+            done = 0
+            report(progress, 0, total)
+            if pending:
+                try:
+                    local = dask_client(workers, None) if remote_client is None else None
+                    with local or contextlib.nullcontext(remote_client) as client:
+                        from distributed import as_completed
 
-                    if scheduler:
-                        n_workers = len(client.scheduler_info().get("workers", {}))
-                    secret = hashlib.sha256(os.urandom(32)).hexdigest()
-                    t_work = time.perf_counter()
-                    futures = [
-                        client.submit(
-                            process_source,
-                            t,
-                            config,
-                            str(out),
-                            secret,
-                            pure=False,
-                            key=f"augment-{i}-{os.getpid()}",
-                        )
-                        for i, t in enumerate(pending)
-                    ]
-                    try:
-                        for fut in as_completed(futures):
-                            check_cancel(cancel)
-                            res = fut.result()
-                            results.append(res)
-                            done += len(res.written) + len(res.failures) + res.skipped
-                            report(progress, min(done, total), total)
-                    except BaseException:
-                        client.cancel(futures)
-                        raise
-                    work_seconds = time.perf_counter() - t_work
-            except (KeyboardInterrupt, Cancelled):
-                # the local workers are stopped by now: what is finished is listed, so the
-                # folder can be used before it is resumed
-                with contextlib.suppress(OSError, InputError, ValueError):
-                    rebuild_manifest(out, tasks, config.fmt)
-                raise
-        failures = [f for r in results for f in r.failures]
-        fail_path = _write_failures(out, failures)
-        manifest, beyond = rebuild_manifest(out, tasks, config.fmt)
+                        if scheduler:
+                            n_workers = len(client.scheduler_info().get("workers", {}))
+                        secret = hashlib.sha256(os.urandom(32)).hexdigest()
+                        t_work = time.perf_counter()
+                        futures = [
+                            client.submit(
+                                process_source,
+                                t,
+                                config,
+                                str(out),
+                                secret,
+                                pure=False,
+                                key=f"augment-{i}-{os.getpid()}",
+                            )
+                            for i, t in enumerate(pending)
+                        ]
+                        try:
+                            for fut in as_completed(futures):
+                                check_cancel(cancel)
+                                res = fut.result()
+                                results.append(res)
+                                done += len(res.written) + len(res.failures) + res.skipped
+                                report(progress, min(done, total), total)
+                        except BaseException:
+                            client.cancel(futures)
+                            raise
+                        work_seconds = time.perf_counter() - t_work
+                except (KeyboardInterrupt, Cancelled):
+                    # the local workers are stopped by now: what is finished is listed, so the
+                    # folder can be used before it is resumed
+                    with contextlib.suppress(OSError, InputError, ValueError):
+                        rebuild_manifest(out, tasks, config.fmt)
+                    raise
+            failures = [f for r in results for f in r.failures]
+            fail_path = _write_failures(out, failures)
+            manifest, beyond = rebuild_manifest(out, tasks, config.fmt)
     item_times = [s for r in results for s in r.seconds_items]
     cpu_times = [s for r in results for s in r.cpu_seconds_items]
     read_times = [r.seconds_read for r in results if r.seconds_read]

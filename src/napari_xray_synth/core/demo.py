@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_xray_synth.core.atomic import atomic_path
+from napari_xray_synth.core.atomic import atomic_path, output_folder
 from napari_xray_synth.core.denoise import denoise
-from napari_xray_synth.core.errors import InputError, ModelError
+from napari_xray_synth.core.errors import ModelError
 from napari_xray_synth.core.export.dicom import write_dicom
 from napari_xray_synth.core.io import read_radiograph, write_image
 from napari_xray_synth.core.metrics import compare
@@ -106,11 +106,22 @@ def run_demo(
     pathologies : sequence of str
         Which pathologies to put in.
     """
-    folder = Path(out)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot make the output folder ({exc.strerror})", folder) from exc
+    # a run that fails before writing (a --size too small, Ctrl-C) leaves no empty folder
+    with output_folder(out) as folder:
+        return _demo_into(folder, seed, size, method, variants, pathologies, progress, cancel)
+
+
+def _demo_into(
+    folder: Path,
+    seed: int,
+    size: int,
+    method: str,
+    variants: int,
+    pathologies: Sequence[str],
+    progress: ProgressFn | None,
+    cancel: CancelToken | None,
+) -> DemoResult:
+    """The body of :func:`run_demo`, in a folder that exists."""
     result = DemoResult(folder)
     total = 3 + len(pathologies)
     step = 0

@@ -3,8 +3,8 @@
 ``denoise(rg, method="model")`` estimates the signal-dependent noise of the image
 (:mod:`core.noise_level`), turns it into a per-pixel noise map, and runs the denoiser tile by
 tile (:mod:`core.tiling`). ``strength`` overrides the estimate. The classical methods
-(scikit-image) share the API for comparison; what ``strength`` means for each is in
-:data:`STRENGTH_MEANING`.
+(scikit-image) share the API for comparison; what ``strength`` means for each, and its valid
+range, is in :data:`STRENGTH_RANGES`.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from napari_xray_synth.core.models import TRAIN_HINTS, LoadedModel, load_model, 
 from napari_xray_synth.core.noise_level import ZERO, NoiseModel, estimate_noise_model, noise_map
 from napari_xray_synth.core.progress import CancelToken, ProgressFn, check_cancel, report
 from napari_xray_synth.core.radiograph import Provenance, Radiograph
+from napari_xray_synth.core.ranges import ParamRange
 from napari_xray_synth.core.tiling import tiled_apply
 
 METHODS = ("model", "gaussian", "median", "nl_means", "tv")
@@ -31,13 +32,21 @@ DEFAULT_MODEL = "denoiser"
 TRAIN_COMMAND = "xray-synth train denoiser --data sim --out models/denoiser"
 TRAIN_HINTS[DEFAULT_MODEL] = TRAIN_COMMAND
 
-STRENGTH_MEANING = {
-    "model": "noise standard deviation in image units (a constant noise map)",
-    "gaussian": "Gaussian filter sigma in pixels",
-    "median": "median filter radius in pixels (disk)",
-    "nl_means": "non-local means h (filter strength, image units)",
-    "tv": "total-variation (Chambolle) weight",
+# the valid --strength per method: wide enough for any sensible use (the "auto" values, the
+# docs and the tests sit well inside), narrow enough that a typo cannot flatten the image or
+# run for minutes (a median of radius 10 takes ~20 s on a 2048² film, radius 100 many minutes)
+STRENGTH_RANGES: dict[str, ParamRange] = {
+    "model": ParamRange(
+        0.0, 0.5, 0.02, "noise standard deviation in image units, as a constant noise map"
+    ),
+    "gaussian": ParamRange(0.0, 20.0, 1.0, "Gaussian filter sigma in pixels"),
+    "median": ParamRange(
+        0.0, 10.0, 1.0, "radius in pixels of the disk median filter", integer=True
+    ),
+    "nl_means": ParamRange(0.0, 0.5, 0.04, "non-local means h: filter strength in image units"),
+    "tv": ParamRange(0.0, 1.0, 0.05, "weight of Chambolle's total-variation denoising"),
 }
+STRENGTH_MEANING = {m: r.meaning for m, r in STRENGTH_RANGES.items()}
 
 Strength = str | float | None
 
@@ -200,16 +209,32 @@ def throttled(progress: ProgressFn | None, interval: float = 0.1) -> ProgressFn 
     return call
 
 
-def _strength_value(strength: Strength, method: str) -> float | None:
-    if strength is None or (isinstance(strength, str) and strength.lower() == "auto"):
+def check_strength(method: str, strength: Strength, name: str = "strength") -> float | None:
+    """The strength as a number (None for "auto"), or an InputError naming ``name``.
+
+    Parameters
+    ----------
+    method : str
+        One of :data:`METHODS`; its range is ``STRENGTH_RANGES[method]``.
+    strength : "auto", float or None
+        The value given.
+    name : str
+        How the message names it (the CLI passes ``"--strength"``).
+
+    Raises
+    ------
+    InputError
+        Unknown method, not a number, or outside the method's range.
+    """
+    if method not in METHODS:
+        raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    if strength is None or (isinstance(strength, str) and strength.strip().lower() == "auto"):
         return None
     try:
         value = float(strength)
     except (TypeError, ValueError) as exc:
-        raise InputError(f"strength must be 'auto' or a number, not {strength!r}") from exc
-    if not np.isfinite(value) or value < 0:
-        raise InputError(f"strength must be a finite number >= 0, not {value}")
-    return value
+        raise InputError(f"{name} must be 'auto' or a number, not {strength!r}") from exc
+    return STRENGTH_RANGES[method].check(value, name, f" for {method}")
 
 
 def denoise(
@@ -234,8 +259,9 @@ def denoise(
         "model" (the trained network) or a classical filter: "gaussian", "median", "nl_means",
         "tv".
     strength : "auto" or float
-        "auto" estimates the noise from the image; a number overrides it (its meaning per method
-        is in :data:`STRENGTH_MEANING`; for the model it is the noise sigma in image units).
+        "auto" estimates the noise from the image; a number overrides it (its meaning and valid
+        range per method are in :data:`STRENGTH_RANGES`; for the model it is the noise sigma in
+        image units, 0 to 0.5).
     model : str
         Name (in the models folders) or path of the denoiser.
     device : str
@@ -257,13 +283,11 @@ def denoise(
     ModelError
         The model is missing or its sha256 does not match its card.
     """
-    if method not in METHODS:
-        raise InputError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    value = check_strength(method, strength)
     progress = throttled(progress)
     rgs, is_stack = _as_list(radiograph_or_stack)
     for rg in rgs:
         _check(rg)
-    value = _strength_value(strength, method)
     if int(tile) < 16:
         raise InputError(f"tile must be at least 16 pixels, not {tile}")
     dev = pick_device(device) if method == "model" else torch.device("cpu")

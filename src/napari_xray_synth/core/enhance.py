@@ -11,6 +11,10 @@ provenance step "enhance":
 4. ``detail``: multi-scale detail enhancement: the Laplacian pyramid's band-pass levels are
    multiplied by gains (fine first) and the pyramid is collapsed;
 5. ``gamma``: ``x ** gamma``.
+
+The valid range of each number is defined here once (:data:`RANGES`) and checked by
+:func:`check_enhance`, which the CLI calls too (naming its options) and the widget reads for
+its boxes. At least one step must be chosen: an "enhancement" that changes nothing is refused.
 """
 
 from __future__ import annotations
@@ -27,6 +31,24 @@ from napari_xray_synth.core.device import pick_device
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.progress import CancelToken, ProgressFn, check_cancel, report
 from napari_xray_synth.core.radiograph import Provenance, Radiograph, Window
+from napari_xray_synth.core.ranges import ParamRange
+
+# valid ranges; a clip limit of 1 already never clips (a bin cannot hold more than the region)
+CLAHE_CLIP = ParamRange(
+    0.0, 1.0, 0.01, "CLAHE clip limit: the fraction of a region one histogram bin may hold"
+)
+UNSHARP_AMOUNT = ParamRange(0.0, 5.0, 1.0, "unsharp-mask amount")
+UNSHARP_RADIUS = ParamRange(0.1, 50.0, 2.0, "unsharp blur sigma in pixels")
+DETAIL_GAIN = ParamRange(0.0, 5.0, 1.0, "gain of a Laplacian-pyramid band, 1 = unchanged")
+GAMMA = ParamRange(0.1, 10.0, 1.0, "output x ** gamma, < 1 brightens")
+RANGES: dict[str, ParamRange] = {
+    "clahe": CLAHE_CLIP,
+    "unsharp": UNSHARP_AMOUNT,
+    "unsharp_radius": UNSHARP_RADIUS,
+    "detail": DETAIL_GAIN,
+    "gamma": GAMMA,
+}
+STEPS = ("window", "clahe", "unsharp", "detail", "gamma")
 
 
 def _gauss_kernel(sigma: float, device: torch.device) -> torch.Tensor:
@@ -83,6 +105,51 @@ def _window(rg: Radiograph, window: str | Window | tuple[float, float]) -> Windo
     return Window(center, width, "custom")
 
 
+def check_enhance(
+    *,
+    clahe: float | None = None,
+    unsharp: float | None = None,
+    unsharp_radius: float = 2.0,
+    detail: Sequence[float] | None = None,
+    gamma: float | None = None,
+    window: object = None,
+    as_options: bool = False,
+) -> None:
+    """Refuse an enhancement that does nothing or a number outside its range (:data:`RANGES`).
+
+    Parameters
+    ----------
+    clahe, unsharp, unsharp_radius, detail, gamma, window
+        As for :func:`enhance`.
+    as_options : bool
+        Name the parameters as the CLI's options (``--unsharp-radius``), not as Python's.
+
+    Raises
+    ------
+    InputError
+        One line naming the parameter, the value and the allowed range, or saying that no step
+        was chosen.
+    """
+
+    def name(key: str) -> str:
+        return "--" + key.replace("_", "-") if as_options else key
+
+    given = dict(zip(STEPS, (window, clahe, unsharp, detail, gamma), strict=True))
+    if all(v is None for v in given.values()):
+        steps = ", ".join(name(k) for k in ("clahe", "unsharp", "detail", "gamma", "window"))
+        raise InputError(f"no enhancement step was chosen (give one or more of {steps})")
+    for key in ("clahe", "unsharp", "gamma"):
+        if given[key] is not None:
+            RANGES[key].check(given[key], name(key))  # type: ignore[arg-type]
+    if unsharp is not None:
+        UNSHARP_RADIUS.check(unsharp_radius, name("unsharp_radius"))
+    if detail is not None:
+        if len(detail) == 0:
+            raise InputError(f"{name('detail')} needs at least one gain")
+        for g in detail:
+            DETAIL_GAIN.check(g, name("detail"))
+
+
 def enhance(
     rg: Radiograph,
     clahe: float | None = None,
@@ -97,22 +164,23 @@ def enhance(
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> Radiograph:
-    """Enhance one radiograph; each step only when its parameter is given.
+    """Enhance one radiograph; each step only when its parameter is given (at least one).
 
     Parameters
     ----------
     rg : Radiograph
         The input (never modified).
     clahe : float, optional
-        CLAHE clip limit (scikit-image's normalised convention; 0 = no limit).
+        CLAHE clip limit, 0 to 1 (scikit-image's normalised convention; 0 = no limit).
     unsharp : float, optional
-        Unsharp-mask amount (0.5–2 typical); ``unsharp_radius`` is its blur sigma in pixels.
+        Unsharp-mask amount, 0 to 5 (0.5–2 typical); ``unsharp_radius`` is its blur sigma in
+        pixels, 0.1 to 50.
     gamma : float, optional
-        Output ``x ** gamma`` (< 1 brightens).
+        Output ``x ** gamma``, 0.1 to 10 (< 1 brightens).
     window : str, Window or (center, width), optional
         Apply a display window first (a preset name of the image, or image units).
     detail : sequence of float, optional
-        Laplacian-pyramid gains, finest band first (e.g. ``(1.5, 1.3, 1.1)``).
+        Laplacian-pyramid gains, finest band first, each 0 to 5 (e.g. ``(1.5, 1.3, 1.1)``).
     clahe_kernel : int, optional
         CLAHE region size (default 1/8 of the image).
     clahe_bins : int
@@ -126,16 +194,23 @@ def enhance(
     -------
     Radiograph
         New pixels; provenance step "enhance" lists every step and its parameters.
+
+    Raises
+    ------
+    InputError
+        No step chosen, a number outside its range (:data:`RANGES`), a bad image or window.
     """
+    check_enhance(
+        clahe=clahe,
+        unsharp=unsharp,
+        unsharp_radius=unsharp_radius,
+        detail=detail,
+        gamma=gamma,
+        window=window,
+    )
     img = rg.image
     if img.size == 0 or not np.all(np.isfinite(img)):
         raise InputError("the image is empty or holds NaN or infinite values", rg.source)
-    if gamma is not None and not (np.isfinite(gamma) and gamma > 0):
-        raise InputError(f"gamma must be a positive number, not {gamma}")
-    if clahe is not None and not (np.isfinite(clahe) and clahe >= 0):
-        raise InputError(f"the CLAHE clip limit must be >= 0, not {clahe}")
-    if unsharp is not None and not np.isfinite(unsharp):
-        raise InputError(f"the unsharp amount must be a number, not {unsharp}")
     dev = pick_device(device)
     steps: list[dict[str, Any]] = []
     total = sum(v is not None for v in (window, clahe, unsharp, detail, gamma))

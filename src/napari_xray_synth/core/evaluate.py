@@ -116,13 +116,21 @@ def _json_default(o: Any) -> Any:
 
 
 def _out_dir(out: str | Path) -> Path:
+    """The report folder, checked before the work; it is made only when the report is written
+    (:func:`_make_out_dir`), so a run that fails leaves no empty folder."""
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise InputError("the report folder is a file", out)
     if not out.parent.is_dir():
         raise InputError("its parent folder does not exist", out)
-    out.mkdir(exist_ok=True)
     return out
+
+
+def _make_out_dir(out: Path) -> None:
+    try:
+        out.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot make the report folder ({exc.strerror or exc})", out) from exc
 
 
 def _default_sim() -> Any:
@@ -298,7 +306,8 @@ def evaluate_denoise(
     else:
         cases = folder_denoise_cases(data, doses, n_images, seed)
         source = f"images of {data} (reference), noise added by the evaluation's model"
-    out = _out_dir(out)  # after the data is found: a bad --data leaves no empty report folder
+    out = _out_dir(out)
+    n_used = len(cases) // len(doses)  # a folder may hold fewer readable images than n_images
     total = len(cases) * len(methods)
     done = 0
     rows: list[dict[str, Any]] = []
@@ -339,6 +348,7 @@ def evaluate_denoise(
             report(progress, done, total + 1)
 
     names = ["noisy input", *methods]
+    _make_out_dir(out)
     table = {
         (m, d): [r for r in rows if r["method"] == m and r["dose"] == d]
         for m in names
@@ -397,6 +407,9 @@ def evaluate_denoise(
         f"Methods: {', '.join(methods)}. Seed {seed}. PSNR and SSIM (data range 1, Gaussian "
         "window sigma 1.5) against the clean image, mean over images.",
         "",
+        f"Images used: {n_used} ({n_used} x {len(doses)} dose(s) x {len(methods)} method(s) = "
+        f"{n_used * len(doses) * len(methods)} denoised).",
+        "",
         "## PSNR (dB)",
         "",
         dose_table("psnr", 2),
@@ -425,7 +438,17 @@ def evaluate_denoise(
         "![examples](examples.png)",
         "",
     ]
-    _write_json(out / "metrics.json", {"data": source, "seed": seed, "doses": doses, "rows": rows})
+    _write_json(
+        out / "metrics.json",
+        {
+            "data": source,
+            "n_images": n_used,
+            "images": [c.name for c in cases[:: len(doses)]],  # cases: image by image
+            "seed": seed,
+            "doses": doses,
+            "rows": rows,
+        },
+    )
     path = _write_text(out / "report.md", "\n".join(lines))
     report(progress, total + 1, total + 1)
     return path
@@ -604,6 +627,7 @@ def evaluate_synth(
         }
 
     # --- plots
+    _make_out_dir(out)
     plots.bar_plot(
         out / "auc_per_pathology.png",
         list(PATHOLOGIES),

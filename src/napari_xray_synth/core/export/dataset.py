@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 from pydicom.dataset import Dataset
 
+from napari_xray_synth.core.atomic import output_folder
 from napari_xray_synth.core.conditions import LABELS, Condition
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.export.deidentify import UidMap
@@ -164,26 +165,25 @@ def export_dataset(
         raise InputError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     if not items:
         raise InputError("nothing to export: no image chosen")
-    folder = Path(folder)
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot create the output folder ({exc.strerror})", folder) from exc
     uid_map = UidMap()
     used: set[str] = set()
     rows = []
-    for i, item in enumerate(items):
-        check_cancel(cancel)
-        stem = safe_name(item.name)
-        base, n = stem, 1
-        while stem in used:
-            n += 1
-            stem = f"{base}_{n}"
-        used.add(stem)
-        try:
-            rows.append(write_item(item, folder, stem, fmt, deidentify=deidentify, uid_map=uid_map))
-        except OSError as exc:
-            raise InputError(f"cannot write ({exc.strerror or exc})", folder) from exc
-        report(progress, i + 1, len(items))
-    csv_path, _ = write_manifest(rows, folder)
+    # a folder made for an export that fails before writing (cancel, a refused item) is removed
+    with output_folder(folder) as folder:
+        for i, item in enumerate(items):
+            check_cancel(cancel)
+            stem = safe_name(item.name)
+            base, n = stem, 1
+            while stem in used:
+                n += 1
+                stem = f"{base}_{n}"
+            used.add(stem)
+            try:
+                rows.append(
+                    write_item(item, folder, stem, fmt, deidentify=deidentify, uid_map=uid_map)
+                )
+            except OSError as exc:
+                raise InputError(f"cannot write ({exc.strerror or exc})", folder) from exc
+            report(progress, i + 1, len(items))
+        csv_path, _ = write_manifest(rows, folder)
     return csv_path

@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file, save_file
 
-from napari_xray_synth.core.atomic import atomic_path
+from napari_xray_synth.core.atomic import atomic_path, output_folder
 from napari_xray_synth.core.conditions import PATHOLOGIES
 from napari_xray_synth.core.errors import InputError, ModelError
 from napari_xray_synth.core.generative_metrics import auc
@@ -353,13 +353,11 @@ def train_classifier(
     out = Path(out)
     if out.suffix in (".safetensors", ".json"):
         out = out.with_suffix("")
-    if out.parent.exists() and not out.parent.is_dir():
-        raise InputError("is a file, not a folder", out.parent)
-    out.parent.mkdir(parents=True, exist_ok=True)  # as train gan does
     work = Path(work) if work is not None else out.with_name(out.name + ".run")
-    work.mkdir(parents=True, exist_ok=True)
-    # one process, or one of many under torchrun (DDP): rank 0 alone writes
-    with distributed_context(device) as ctx:
+    # one process, or one of many under torchrun (DDP): rank 0 alone writes. The model's folder
+    # is made first (as train gan does); a run that fails before writing (a bad --init-from,
+    # Ctrl-C) leaves neither it nor the run folder behind when they were made for it
+    with output_folder(out.parent), output_folder(work), distributed_context(device) as ctx:
         return _train(ctx, out, cfg, work, resume, init_from, sampler, command, progress, cancel)
 
 

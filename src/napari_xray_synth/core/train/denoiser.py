@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from napari_xray_synth.core.atomic import output_folder
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.models import TRAIN_HINTS, save_model
 from napari_xray_synth.core.nn.denoiser import ARCHITECTURE, build_denoiser
@@ -198,22 +199,23 @@ def train_denoiser(
         raise InputError(f"patch must be a multiple of 4, at least 16 (got {cfg.patch})")
     if cfg.steps < 1 or cfg.batch < 1:
         raise InputError("steps and batch must be positive")
-    # one process, or one of many under torchrun (DDP): rank 0 alone writes
-    with distributed_context(cfg.device) as ctx:
-        return _train(ctx, cfg, resume, progress, cancel)
+    workdir = Path(cfg.workdir or Path("runs") / Path(cfg.out).name)
+    # one process, or one of many under torchrun (DDP): rank 0 alone writes; a run that fails
+    # before its first checkpoint (bad --data, Ctrl-C) leaves no empty run folder
+    with output_folder(workdir), distributed_context(cfg.device) as ctx:
+        return _train(ctx, cfg, workdir, resume, progress, cancel)
 
 
 def _train(
     ctx: DistributedContext,
     cfg: DenoiserTrainConfig,
+    workdir: Path,
     resume: str | Path | None,
     progress: ProgressFn | None,
     cancel: CancelToken | None,
 ) -> dict[str, Any]:
     torch.manual_seed(cfg.seed)
     device = ctx.device
-    workdir = Path(cfg.workdir or Path("runs") / Path(cfg.out).name)
-    workdir.mkdir(parents=True, exist_ok=True)
 
     net = build_denoiser(**cfg.net).to(device)
     model = ctx.wrap(net)  # DDP averages the gradients when distributed; net itself otherwise

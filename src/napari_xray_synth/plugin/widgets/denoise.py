@@ -25,9 +25,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_xray_synth.core.denoise import METHODS, STRENGTH_MEANING, denoise
+from napari_xray_synth.core.denoise import METHODS, STRENGTH_RANGES, denoise
 from napari_xray_synth.core.device import available_devices, pick_device
-from napari_xray_synth.core.enhance import enhance
+from napari_xray_synth.core.enhance import CLAHE_CLIP, GAMMA, UNSHARP_AMOUNT, enhance
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.progress import CancelToken, ProgressFn, check_cancel
 from napari_xray_synth.core.radiograph import Radiograph
@@ -37,9 +37,12 @@ from napari_xray_synth.plugin.layers import (
     layer_kind,
     radiograph_from_layer,
 )
-from napari_xray_synth.plugin.workers import TaskRunner, notify_error
+from napari_xray_synth.plugin.workers import TaskRunner, notify_error, notify_warning
 
 NO_DENOISE = "none (enhance only)"
+NO_STEP = (
+    "no enhancement step was chosen: set a CLAHE clip, an unsharp amount or a gamma other than 1"
+)
 
 
 def denoise_enhance(
@@ -109,11 +112,15 @@ class DenoiseWidget(QWidget):
         self.auto_check = QCheckBox("auto")
         self.auto_check.setChecked(True)
         self.auto_check.setToolTip("estimate the noise from the image")
-        self.strength_spin = _spin(0.0, 100.0, 0.02, 0.005, 4, "")
+        # its range, step and first value follow the method (core.denoise.STRENGTH_RANGES)
+        self.strength_spin = _spin(0.0, 1.0, 0.02, 0.005, 4, "")
         self.strength_spin.setEnabled(False)
-        self.clahe_spin = _spin(0.0, 1.0, 0.0, 0.005, 4, "CLAHE clip limit (0 = off)")
-        self.unsharp_spin = _spin(0.0, 5.0, 0.0, 0.1, 2, "unsharp-mask amount (0 = off)")
-        self.gamma_spin = _spin(0.1, 5.0, 1.0, 0.05, 2, "gamma (1 = off; < 1 brightens)")
+        self.clahe_spin = _spin(CLAHE_CLIP.lo, CLAHE_CLIP.hi, 0.0, 0.005, 4, "")
+        self.clahe_spin.setToolTip(f"CLAHE clip limit, {CLAHE_CLIP.text()} (0 = off)")
+        self.unsharp_spin = _spin(UNSHARP_AMOUNT.lo, UNSHARP_AMOUNT.hi, 0.0, 0.1, 2, "")
+        self.unsharp_spin.setToolTip(f"unsharp-mask amount, {UNSHARP_AMOUNT.text()} (0 = off)")
+        self.gamma_spin = _spin(GAMMA.lo, GAMMA.hi, 1.0, 0.05, 2, "")
+        self.gamma_spin.setToolTip(f"gamma, {GAMMA.text()} (1 = off; < 1 brightens)")
         self.device_combo = QComboBox()
         devices = available_devices()
         self.device_combo.addItems(devices)
@@ -151,7 +158,7 @@ class DenoiseWidget(QWidget):
         layout.addLayout(buttons)
         layout.addStretch(1)
 
-        self.auto_check.toggled.connect(lambda on: self.strength_spin.setEnabled(not on))
+        self.auto_check.toggled.connect(self._strength_enabled)
         self.method_combo.currentTextChanged.connect(self._method_changed)
         self.run_button.clicked.connect(self.run)
         self.cancel_button.clicked.connect(self.runner.cancel)
@@ -169,9 +176,23 @@ class DenoiseWidget(QWidget):
         if self.layer_combo.currentIndex() < 0 and len(self.viewer.layers):
             self.layer_combo.setCurrentIndex(len(self.viewer.layers) - 1)
 
+    def _strength_enabled(self, *_: Any) -> None:
+        method = self.method_combo.currentText()
+        self.strength_spin.setEnabled(not self.auto_check.isChecked() and method != NO_DENOISE)
+
     def _method_changed(self, method: str) -> None:
-        self.strength_spin.setToolTip(STRENGTH_MEANING.get(method, "no denoising"))
-        self.auto_check.setEnabled(method != NO_DENOISE)
+        """Give the strength box the method's range, step and typical value (units differ)."""
+        r = STRENGTH_RANGES.get(method)
+        self.auto_check.setEnabled(r is not None)
+        if r is None:
+            self.strength_spin.setToolTip("no denoising")
+        else:
+            self.strength_spin.setDecimals(0 if r.integer else 4)
+            self.strength_spin.setSingleStep(1.0 if r.integer else r.hi / 100)
+            self.strength_spin.setRange(r.lo, r.hi)
+            self.strength_spin.setValue(r.default)
+            self.strength_spin.setToolTip(f"{r.meaning}, {r.text()}")
+        self._strength_enabled()
 
     def _input(self) -> tuple[Any, list[Radiograph]]:
         name = self.layer_combo.currentText()
@@ -208,6 +229,9 @@ class DenoiseWidget(QWidget):
             return None
         params = self.parameters()
         method = params["method"]
+        if method == NO_DENOISE and all(params[k] is None for k in ("clahe", "unsharp", "gamma")):
+            notify_warning(NO_STEP)  # an identical copy is no result
+            return None
         suffix = "enhanced" if method == NO_DENOISE else f"denoised ({method})"
         name = f"{layer.name} {suffix}"
         grid = layer_grid(layer)
