@@ -23,13 +23,13 @@ from qtpy.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.io import read_radiograph
 from napari_xray_synth.core.reader_study import REALISM, ReaderStudy, format_summary
+from napari_xray_synth.plugin.widgets.scroll import scrolling_layout
 from napari_xray_synth.plugin.workers import notify_error
 
 LAYER_NAME = "study image"
@@ -103,7 +103,7 @@ class ReaderStudyWidget(QWidget):
         for b in self._answer_widgets:
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys stay with the widget or canvas
 
-        layout = QVBoxLayout(self)
+        layout = scrolling_layout(self)
         layout.addLayout(form)
         layout.addWidget(self.progress)
         layout.addLayout(calls)
