@@ -184,3 +184,31 @@ def test_reader_study_cli(folder, tmp_path, capsys):
     assert main(["reader-study", str(csv_path), "--reader", "bob"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "no answers from that reader" in err[0]
+
+
+@pytest.mark.parametrize("source", ["8-bit full range", "8-bit 40..200", "float"])
+def test_blind_pixels_one_grid_that_looks_the_same(source):
+    rng = np.random.default_rng(5)
+    # a ramp with texture: every grey level holds many pixels
+    film = np.tile(np.linspace(0, 1, 256), (64, 1)) + 0.02 * rng.standard_normal((64, 256))
+    film = np.clip(film, 0, 1)
+    film = (film - film.min()) / (film.max() - film.min())
+    if source == "8-bit full range":
+        film = np.round(film * 255) / 255
+    elif source == "8-bit 40..200":
+        film = np.round(40 + film * 160) / 255
+    shown = rs.blind_pixels(film.astype(np.float32), seed=(1, 2))
+    assert shown.dtype == np.uint8 and shown.shape == film.shape
+    assert shown.min() == 0 and shown.max() == rs.SHOWN_MAX
+    # no comb of empty levels: every grey level is used
+    assert np.count_nonzero(np.bincount(shown.ravel(), minlength=256)) == 256
+    # the picture is the min-max stretched film to within a grey level or so
+    ideal = (film - film.min()) / (film.max() - film.min()) * 255
+    err = np.abs(shown - ideal)
+    assert err.mean() < 0.6 and err.max() <= 1.5 + 1e-6
+    # the same seed gives the same pixels (a resumed study shows the item unchanged)
+    assert np.array_equal(shown, rs.blind_pixels(film.astype(np.float32), seed=(1, 2)))
+
+
+def test_blind_pixels_flat_image():
+    assert not rs.blind_pixels(np.full((4, 5), 0.3, np.float32)).any()

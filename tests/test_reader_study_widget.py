@@ -7,6 +7,7 @@ import csv
 import numpy as np
 import pytest
 import tifffile
+from PIL import Image
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import QLabel, QLineEdit, QPlainTextEdit, QPushButton
 
@@ -48,7 +49,7 @@ def _shown_value(viewer):
     layers = [lay for lay in viewer.layers if lay.name == LAYER_NAME]
     assert len(layers) == 1
     data = np.asarray(layers[0].data)
-    assert data.min() == 0.0 and data.max() == 1.0  # shown scaled to [0, 1]
+    assert data.dtype == np.uint8 and data.min() <= 1 and data.max() >= 254  # 0..255, dithered
     return int(np.argmax(data[:, 0])) / 10
 
 
@@ -159,3 +160,58 @@ def test_empty_folder_is_notified(make_napari_viewer, tmp_path, monkeypatch):
     w.start()
     assert len(shown) == 1 and "no study images" in shown[0]
     assert w.study is None and w.start_button.isEnabled()
+
+
+def _film(rng, shape=(48, 256)):
+    """A ramp with some texture, in [0, 1]: every grey level holds many pixels."""
+    img = np.tile(np.linspace(0, 1, shape[1]), (shape[0], 1))
+    return np.clip(img + 0.02 * rng.standard_normal(shape), 0, 1)
+
+
+def _layer_tells(layer):
+    """Everything about the shown layer that could differ between a real and a synthetic film."""
+    data = np.asarray(layer.data)
+    on_255_grid = bool(np.allclose(data * 255.0, np.round(data * 255.0), rtol=0, atol=1e-4))
+    counts = np.bincount(
+        np.round(data.astype(np.float64) * (255 / max(data.max(), 1e-12))).astype(np.int64).ravel(),
+        minlength=256,
+    )
+    return {
+        "name": layer.name,
+        "dtype": str(data.dtype),
+        "contrast_limits": tuple(float(v) for v in layer.contrast_limits),
+        "contrast_limits_range": tuple(float(v) for v in layer.contrast_limits_range),
+        "metadata": dict(layer.metadata),
+        "values x 255 all integers": on_255_grid,
+        # a stretched 8-bit film leaves empty levels (a comb in the contrast histogram)
+        "empty levels": int((counts[1:-1] == 0).sum()) > 5,
+    }
+
+
+def test_8bit_real_and_float_synthetic_films_give_no_tell(make_napari_viewer, tmp_path):
+    rng = np.random.default_rng(3)
+    root = tmp_path / "study"
+    for sub in ("real", "synthetic"):
+        (root / sub).mkdir(parents=True)
+    # two 8-bit real films: one using 0..255, one using 40..200 (stretched, a comb of levels)
+    full = np.round(_film(rng) * 255).astype(np.uint8)
+    full[0, 0], full[0, 1] = 0, 255
+    Image.fromarray(full).save(root / "real" / "full.png")
+    narrow = np.round(40 + _film(rng) * 160).astype(np.uint8)
+    Image.fromarray(narrow).save(root / "real" / "narrow.png")
+    synthetic = _film(rng).astype(np.float32)
+    tifffile.imwrite(root / "synthetic" / "s.tif", synthetic)
+
+    viewer = make_napari_viewer()
+    w = _open(None, viewer, root)
+    tells = []
+    while not w.study.finished:
+        layer = viewer.layers[LAYER_NAME]
+        tells.append((w.study.current().truth, _layer_tells(layer)))
+        w.give("answer", "real")
+        w.give("realism", 3)
+    assert sorted(t for t, _ in tells) == ["real", "real", "synthetic"]
+    reference = tells[0][1]
+    for truth, tell in tells:
+        assert tell == reference, truth
+    assert reference["contrast_limits"] == (0.0, 255.0) and reference["metadata"] == {}

@@ -59,6 +59,7 @@ FIELDS = (
     "time_utc",
 )
 NO_PATHOLOGY = "none"
+SHOWN_MAX = 255  # study images are shown as uint8 0..255, whatever their source
 
 
 @dataclass(frozen=True)
@@ -150,6 +151,39 @@ def study_order(items: Sequence[StudyItem], seed: int) -> list[StudyItem]:
     ordered = sorted(items, key=lambda it: it.item)
     perm = np.random.default_rng(seed).permutation(len(ordered))
     return [ordered[i] for i in perm]
+
+
+def blind_pixels(image: np.ndarray, seed: int | Sequence[int] = 0) -> np.ndarray:
+    """The pixels a reader is shown: one value grid for every study image, real or synthetic.
+
+    The image (as windowed for display) is stretched to its own minimum and maximum, dithered
+    with triangular noise of at most one grey level and rounded to uint8 0..255, as an 8-bit
+    monitor shows it anyway. Without this an 8-bit real film gives itself away against a
+    synthetic float one: on hover its values are multiples of 1/255, and once stretched its
+    histogram (napari's contrast-limits histogram) is a comb with empty levels; the dither
+    fills those for sources with more than about 85 levels in the window.
+
+    Parameters
+    ----------
+    image : ndarray
+        The display image (``Radiograph.display()``).
+    seed : int or sequence of int
+        Seed of the dither, so that the same item looks the same when the study is resumed.
+
+    Returns
+    -------
+    ndarray
+        uint8, the shape of ``image``; all zeros for a flat image.
+    """
+    img = np.asarray(image, dtype=np.float32)
+    lo, hi = float(img.min()), float(img.max())
+    if not hi > lo:
+        return np.zeros(img.shape, np.uint8)
+    scaled = (img - lo) * np.float32(SHOWN_MAX / (hi - lo))
+    rng = np.random.default_rng(seed)
+    scaled += rng.random(img.shape, dtype=np.float32)
+    scaled -= rng.random(img.shape, dtype=np.float32)
+    return np.clip(np.rint(scaled), 0, SHOWN_MAX).astype(np.uint8)
 
 
 def read_answers(path: str | Path) -> list[dict[str, str]]:

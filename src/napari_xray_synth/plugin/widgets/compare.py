@@ -16,6 +16,7 @@ from qtpy.QtCore import QTimer
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.metrics import compare
 from napari_xray_synth.plugin.layers import layer_grid
+from napari_xray_synth.plugin.widgets.scroll import ScrollBody
 from napari_xray_synth.plugin.workers import notify_error, run_synchronously
 
 OVERLAY_NAME = "compare map"
@@ -76,7 +77,8 @@ class CompareWidget(Container):
     """
 
     def __init__(self, napari_viewer: Any) -> None:
-        super().__init__(labels=True)
+        super().__init__(labels=False)
+        self.margins = (0, 0, 0, 0)
         self.viewer = napari_viewer
         self.overlay: Image | None = None
         self.layer_a = ComboBox(label="A (variant)", choices=self._image_choices, nullable=True)
@@ -91,7 +93,10 @@ class CompareWidget(Container):
         self.values.native.setStyleSheet("font-family: monospace;")
         self.values.native.setMinimumHeight(110)
         self.values.native.setMinimumWidth(330)
-        self.extend(
+        # the controls live in a form in a scroll body (see plugin.widgets.scroll); napari docks
+        # this container's native widget, not magicgui's own scroll area
+        self.form = Container(labels=True)
+        self.form.extend(
             [
                 self.layer_a,
                 self.layer_b,
@@ -102,6 +107,8 @@ class CompareWidget(Container):
                 self.values,
             ]
         )
+        self.form.native.layout().addStretch(1)
+        self.native.layout().addWidget(ScrollBody(self.form.native))
         self.last_result: dict[str, Any] | None = None
         self.last_update_s: float | None = None
         self._watched: list[Any] = []
@@ -125,6 +132,10 @@ class CompareWidget(Container):
             ev.connect(self._reset)
         self.native.destroyed.connect(self._disconnect_all)
         self._reset()
+
+    def reset_choices(self, *_args: Any) -> None:
+        """Refresh the layer choices (napari calls this when the layer list changes)."""
+        self.form.reset_choices()
 
     def _disconnect_all(self, *_args: Any) -> None:
         """Stop listening to the viewer and layers once the Qt widget is gone."""

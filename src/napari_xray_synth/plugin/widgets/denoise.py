@@ -21,7 +21,6 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QPushButton,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -37,6 +36,7 @@ from napari_xray_synth.plugin.layers import (
     layer_kind,
     radiograph_from_layer,
 )
+from napari_xray_synth.plugin.widgets.scroll import scrolling_layout
 from napari_xray_synth.plugin.workers import TaskRunner, notify_error, notify_warning
 
 NO_DENOISE = "none (enhance only)"
@@ -152,7 +152,7 @@ class DenoiseWidget(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.cancel_button)
-        layout = QVBoxLayout(self)
+        layout = scrolling_layout(self)
         layout.addLayout(form)
         layout.addWidget(enh)
         layout.addLayout(buttons)

@@ -32,7 +32,6 @@ from qtpy.QtWidgets import (
     QStylePainter,
     QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -45,6 +44,7 @@ from napari_xray_synth.plugin.layers import (
     layer_kind,
     radiograph_from_layer,
 )
+from napari_xray_synth.plugin.widgets.scroll import scrolling_layout
 from napari_xray_synth.plugin.workers import TaskRunner, notify_error
 
 NO_MASK = "(no mask)"
@@ -172,7 +172,7 @@ class ExportWidget(QWidget):
         form.addRow("folder", row)
         form.addRow("format", self.format)
         form.addRow(self.deidentify)
-        layout = QVBoxLayout(self)
+        layout = scrolling_layout(self)
         layout.addLayout(paint)
         layout.addWidget(self.table)
         layout.addWidget(self.refresh_button)

@@ -22,13 +22,13 @@ from qtpy.QtWidgets import (
     QLabel,
     QPlainTextEdit,
     QPushButton,
-    QVBoxLayout,
     QWidget,
 )
 
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.presets import GENERIC_WINDOWS
 from napari_xray_synth.plugin.layers import META_KEY, layer_spacing
+from napari_xray_synth.plugin.widgets.scroll import scrolling_layout
 from napari_xray_synth.plugin.workers import notify_error
 
 #: What a film without a pixel size is offered (a typical CR/DX detector pitch).
@@ -126,7 +126,7 @@ class RadiographWidget(QWidget):
         self.spacing_button = QPushButton("Set pixel size")
         self.spacing_button.clicked.connect(lambda: self.set_pixel_size(self.spacing_spin.value()))
 
-        layout = QVBoxLayout(self)
+        layout = scrolling_layout(self)
         layout.addWidget(self.open_button)
         layout.addWidget(self.layer_label)
         layout.addWidget(QLabel("Header (no identifiers)"))

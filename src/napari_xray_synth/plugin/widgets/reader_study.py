@@ -3,7 +3,8 @@
 Keys (on the viewer canvas and in this widget, while a study runs): R = real, S = synthetic,
 1 to 5 = realism score. An answer is recorded as soon as both a call and a score are given,
 in either order; until then either can be changed. Nothing that could identify an image (file
-name, folder, metadata) is shown: the one image layer is called "study image".
+name, folder, metadata) is shown: the one image layer is called "study image", and every image
+is shown as uint8 0..255 (``core.reader_study.blind_pixels``), whatever its file held.
 """
 
 from __future__ import annotations
@@ -11,7 +12,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from napari.layers import Image
 from qtpy.QtCore import Qt
 from qtpy.QtWidgets import (
@@ -23,16 +23,23 @@ from qtpy.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.io import read_radiograph
-from napari_xray_synth.core.reader_study import REALISM, ReaderStudy, format_summary
+from napari_xray_synth.core.reader_study import (
+    REALISM,
+    SHOWN_MAX,
+    ReaderStudy,
+    blind_pixels,
+    format_summary,
+)
+from napari_xray_synth.plugin.widgets.scroll import scrolling_layout
 from napari_xray_synth.plugin.workers import notify_error
 
 LAYER_NAME = "study image"
+SHOWN_RANGE = (0, SHOWN_MAX)
 ANSWER_KEYS = {"R": "real", "S": "synthetic"}
 QT_KEYS = {
     Qt.Key.Key_R: ("answer", "real"),
@@ -103,7 +110,7 @@ class ReaderStudyWidget(QWidget):
         for b in self._answer_widgets:
             b.setFocusPolicy(Qt.FocusPolicy.NoFocus)  # keys stay with the widget or canvas
 
-        layout = QVBoxLayout(self)
+        layout = scrolling_layout(self)
         layout.addLayout(form)
         layout.addWidget(self.progress)
         layout.addLayout(calls)
@@ -244,10 +251,10 @@ class ReaderStudyWidget(QWidget):
             self.unbind_keys()
             self._set_running(False)
             return
-        # every image spans [0, 1] as shown: hovering over pixels must not tell the source's
-        # value range or bit depth apart (the display, contrast at min-max, is unchanged)
-        lo, hi = float(img.min()), float(img.max())
-        img = (img - lo) / (hi - lo) if hi > lo else np.zeros_like(img)
+        # every image on one grid, uint8 0..255 (contrast at its min-max, as before): neither
+        # hovering nor the histogram tells an 8-bit source from a float one
+        position = self.study.items.index(item)
+        img = blind_pixels(img, (self.study.seed, position))
         self._show_choice()
         if self.layer is None or self.layer not in self.viewer.layers:
             self.layer = self.viewer.add_image(img, name=LAYER_NAME, colormap="gray", metadata={})
@@ -256,9 +263,10 @@ class ReaderStudyWidget(QWidget):
         else:
             reshaped = self.layer.data.shape != img.shape
             self.layer.data = img
-            self.layer.reset_contrast_limits()
             if reshaped:
                 self.viewer.reset_view()
+        self.layer.contrast_limits_range = SHOWN_RANGE
+        self.layer.contrast_limits = SHOWN_RANGE
         self.viewer.layers.selection.active = self.layer
 
     def _finish(self) -> None:

@@ -28,7 +28,6 @@ from qtpy.QtWidgets import (
     QLabel,
     QPushButton,
     QSpinBox,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -52,6 +51,7 @@ from napari_xray_synth.plugin.layers import (
     layer_kind,
     radiograph_from_layer,
 )
+from napari_xray_synth.plugin.widgets.scroll import scrolling_layout
 from napari_xray_synth.plugin.workers import TaskRunner, notify_error, notify_warning
 
 #: What "size" measures, per pathology (the tooltip of the size box).
@@ -183,7 +183,7 @@ class SynthesizeWidget(QWidget):
         regen.addWidget(QLabel("variant"))
         regen.addWidget(self.regen_index)
         regen.addWidget(self.regen_btn)
-        layout = QVBoxLayout(self)
+        layout = scrolling_layout(self)
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addLayout(regen)
