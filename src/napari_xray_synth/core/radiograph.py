@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as _dt
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -85,6 +86,11 @@ FULL_RANGE = Window(0.5, 1.0, "full range", "LINEAR_EXACT")
 
 
 def _now() -> str:
+    # SOURCE_DATE_EPOCH (the reproducible-builds convention) pins the time that provenance
+    # records, so that runs with the same seed write byte-identical files
+    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
+    if epoch.isdigit():
+        return _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc).isoformat(timespec="seconds")
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
