@@ -90,7 +90,9 @@ def _now() -> str:
     # records, so that runs with the same seed write byte-identical files
     epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
     if epoch.isdigit():
-        return _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc).isoformat(timespec="seconds")
+        return _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc).isoformat(
+            timespec="seconds"
+        )
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 
 
