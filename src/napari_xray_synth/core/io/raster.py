@@ -244,13 +244,24 @@ def write_tiff(rg: Radiograph, path: str | Path, window: Any = None) -> Path:
     return write_float_tiff(_display(rg, window), path, rg.spacing, meta)
 
 
+def write_grey_png(
+    data: np.ndarray, path: str | Path, spacing: tuple[float, float] | None, **options: Any
+) -> Path:
+    """Write an 8- or 16-bit grey PNG atomically (Pillow), ``spacing`` (row, column, mm) in the
+    pHYs chunk, which :func:`read_pil` reads back.
+
+    pHYs holds whole pixels per metre, so a spacing comes back to within ``spacing² / 2000`` mm
+    (0.143 mm: 1e-5 mm; 0.5 mm: 1.3e-4 mm). ``options`` go to Pillow (``compress_level``).
+    """
+    target = Path(path)
+    if spacing:
+        options["dpi"] = (25.4 / spacing[1], 25.4 / spacing[0])  # x is the column direction
+    with atomic_path(target) as tmp:
+        Image.fromarray(np.ascontiguousarray(data)).save(tmp, format="PNG", **options)
+    return target
+
+
 def write_png(rg: Radiograph, path: str | Path, window: Any = None) -> Path:
     """16-bit grey PNG of the display (window applied), spacing in the pHYs chunk."""
-    target = Path(path)
     data = np.round(_display(rg, window) * 65535.0).astype(np.uint16)
-    kwargs: dict[str, Any] = {}
-    if rg.spacing:
-        kwargs["dpi"] = (25.4 / rg.spacing[1], 25.4 / rg.spacing[0])
-    with atomic_path(target) as tmp:
-        Image.fromarray(data).save(tmp, format="PNG", **kwargs)
-    return target
+    return write_grey_png(data, path, rg.spacing)
