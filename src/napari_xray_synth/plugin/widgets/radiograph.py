@@ -77,6 +77,10 @@ def header_text(meta: dict[str, Any], name: str) -> str:
     lines.append(f"spacing: {spacing[0]:g} x {spacing[1]:g} mm ({source})" if spacing else source)
     for w in meta.get("windows") or []:
         lines.append(f"window: {w.get('name')} ({w.get('function')})")
+    compared = meta.get("compare")
+    if compared:
+        holds = {"absdiff": "|A - B|", "1-ssim": "1 - SSIM"}.get(compared.get("map_kind"), "?")
+        lines.append(f"compare map: {holds} of {compared.get('a')!r} against {compared.get('b')!r}")
     if meta.get("synthetic"):
         lines.append("SYNTHETIC image")
     steps = meta.get("provenance") or []
@@ -144,6 +148,23 @@ class RadiographWidget(QWidget):
         self.viewer.layers.selection.events.active.connect(self._refresh)
         self._refresh()
 
+    def _watch(self, layer: Image | None) -> None:
+        """Follow the shown layer's name and metadata: another widget may rename it (Compare
+        renames its overlay when the map changes) or rewrite its metadata."""
+        if layer is self._layer:
+            return
+        if self._layer is not None:
+            self._layer.events.name.disconnect(self._refresh)
+            self._layer.events.metadata.disconnect(self._refresh)
+        if layer is not None:
+            layer.events.name.connect(self._refresh)
+            layer.events.metadata.connect(self._refresh)
+
+    def _disconnect_all(self, *_args: Any) -> None:
+        self.viewer.layers.selection.events.active.disconnect(self._refresh)
+        self._watch(None)
+        self._layer = None
+
     # ---------------------------------------------------------------------------- opening
     def _open_dialog(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(self, "Open radiographs", "", FILE_FILTER)
@@ -177,7 +198,14 @@ class RadiographWidget(QWidget):
         return items
 
     def _refresh(self, event: Any = None) -> None:
-        self._layer = self.active_image()
+        try:
+            self.layer_label.text()
+        except RuntimeError:  # the dock widget was closed: stop listening
+            self._disconnect_all()
+            return
+        active = self.active_image()
+        self._watch(active)
+        self._layer = active
         layer = self._layer
         enabled = layer is not None
         for w in (self.preset_combo, self.invert_check, self.spacing_spin, self.spacing_button):
