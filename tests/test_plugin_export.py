@@ -15,7 +15,11 @@ from napari_xray_synth.core.export import read_manifest
 from napari_xray_synth.core.io import read_radiograph
 from napari_xray_synth.core.radiograph import Provenance, Radiograph
 from napari_xray_synth.plugin import workers
-from napari_xray_synth.plugin.layers import image_layer_tuple, labels_layer_tuple
+from napari_xray_synth.plugin.layers import (
+    annotation_layer_tuple,
+    image_layer_tuple,
+    labels_layer_tuple,
+)
 
 pytestmark = pytest.mark.qt
 
@@ -53,6 +57,13 @@ def test_writers(make_napari_viewer, tmp_path, rng):
     viewer.layers.selection = {lab}
     viewer.layers.save(str(tmp_path / "mask.png"), selected=True, plugin=PLUGIN)
     np.testing.assert_array_equal(iio.imread(tmp_path / "mask.png"), mask)
+    assert read_radiograph(tmp_path / "mask.png").spacing == pytest.approx((0.5, 0.5), abs=1e-4)
+    # a mask on a film of unknown pixel size: its assumed display scale is not written
+    film = _add(viewer, image_layer_tuple(Radiograph(rng.random((48, 40), np.float32)), "film"))
+    viewer.layers.selection = {_add(viewer, annotation_layer_tuple(film))}
+    viewer.layers.save(str(tmp_path / "lesions.png"), selected=True, plugin=PLUGIN)
+    with Image.open(tmp_path / "lesions.png") as im:
+        assert "dpi" not in im.info
 
 
 def test_export_widget_writes_edited_mask(make_napari_viewer, tmp_path, rng, monkeypatch):

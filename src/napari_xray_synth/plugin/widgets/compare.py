@@ -15,7 +15,7 @@ from qtpy.QtCore import QTimer
 
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.metrics import compare
-from napari_xray_synth.plugin.layers import META_KEY, layer_grid, layer_spacing
+from napari_xray_synth.plugin.layers import META_KEY, grid_metadata, layer_grid
 from napari_xray_synth.plugin.workers import notify_error, run_synchronously
 
 OVERLAY_NAME = "compare map"
@@ -68,18 +68,10 @@ def overlay_metadata(map_kind: str, a_layer: Any, b_layer: Any) -> dict[str, Any
     The Radiograph widget shows it as the overlay's header; it is rewritten whenever the map,
     A or B changes, together with the layer's name.
     """
-    spacing, source = layer_spacing(a_layer)
-    return {
-        META_KEY: {
-            "compare": {
-                "map_kind": map_kind,
-                "a": a_layer.name,
-                "b": None if b_layer is None else b_layer.name,
-            },
-            "spacing_mm": list(spacing) if spacing else None,
-            "spacing_source": f"layer {a_layer.name!r}: {source}",
-        }
-    }
+    grid = grid_metadata(a_layer)
+    grid["spacing_source"] = f"layer {a_layer.name!r}: {grid['spacing_source']}"
+    compared = {"map_kind": map_kind, "a": a_layer.name, "b": getattr(b_layer, "name", None)}
+    return {META_KEY: {"compare": compared, **grid}}
 
 
 class CompareWidget(Container):

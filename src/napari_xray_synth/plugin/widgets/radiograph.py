@@ -28,11 +28,12 @@ from qtpy.QtWidgets import (
 
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.presets import GENERIC_WINDOWS
-from napari_xray_synth.plugin.layers import META_KEY, layer_spacing
+from napari_xray_synth.core.radiograph import ASSUMED_SPACING_MM
+from napari_xray_synth.plugin.layers import ASSUMED_KEY, META_KEY, layer_spacing
 from napari_xray_synth.plugin.workers import notify_error
 
-#: What a film without a pixel size is offered (a typical CR/DX detector pitch).
-OFFERED_SPACING_MM = 0.35
+#: What a film without a pixel size is offered: the size it is shown at until one is set.
+OFFERED_SPACING_MM = ASSUMED_SPACING_MM
 
 PLUGIN = "napari-xray-synth"
 FILE_FILTER = "Radiographs (*.dcm *.dicom *.tif *.tiff *.png *.jpg *.jpeg);;All files (*)"
@@ -75,6 +76,8 @@ def header_text(meta: dict[str, Any], name: str) -> str:
     spacing = meta.get("spacing_mm")
     source = meta.get("spacing_source", "unknown")
     lines.append(f"spacing: {spacing[0]:g} x {spacing[1]:g} mm ({source})" if spacing else source)
+    if not spacing and meta.get(ASSUMED_KEY):
+        lines.append(f"shown at an assumed {meta[ASSUMED_KEY]:g} mm per pixel: set the pixel size")
     for w in meta.get("windows") or []:
         lines.append(f"window: {w.get('name')} ({w.get('function')})")
     compared = meta.get("compare")
@@ -259,6 +262,7 @@ class RadiographWidget(QWidget):
         meta = dict(layer.metadata or {})
         mine = dict(meta.get(META_KEY, {}))
         mine.update(spacing_mm=[float(mm), float(mm)], spacing_source="set in napari")
+        mine.pop(ASSUMED_KEY, None)
         meta[META_KEY] = mine
         layer.metadata = meta
         layer.scale = (*tuple(layer.scale)[:-2], float(mm), float(mm))
