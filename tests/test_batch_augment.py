@@ -17,6 +17,7 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 from distributed import LocalCluster
+from PIL import Image
 
 from napari_xray_synth.cli import main
 from napari_xray_synth.core import atomic, batch
@@ -335,13 +336,13 @@ def test_disk_full_during_a_task_stops_with_one_error(tmp_path, monkeypatch):
         (out / sub).mkdir(parents=True)
     cfg = config()
     task = plan(list_sources(inp), cfg)[0]
-    real_write = iio.imwrite
+    real_save = Image.Image.save
 
-    def full(path, *a, **k):
-        real_write(path, *a, **k)  # the temporary file exists, then the disk fills up
+    def full(self, path, *a, **k):
+        real_save(self, path, *a, **k)  # the temporary file exists, then the disk fills up
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(iio, "imwrite", full)
+    monkeypatch.setattr(Image.Image, "save", full)
     with pytest.raises(XraySynthError, match="No space left on device") as info:
         batch.process_source(task, cfg, str(out), "secret")
     assert str(out) in str(info.value)

@@ -127,3 +127,36 @@ def test_the_map_never_overwrites_a_compared_file(pair, tmp_path, capsys):
     assert main(["compare", str(p["a"]), str(p["b"]), "--ssim-map", str(tmp_path / "m.png")]) == 2
     assert "TIFF" in capsys.readouterr().err and not (tmp_path / "m.png").exists()
     assert {k: p[k].read_bytes() for k in before} == before
+
+
+def _resolution_tags(path) -> tuple:
+    with tifffile.TiffFile(path) as tif:
+        tags = tif.pages[0].tags
+        return tuple(tags[k].value for k in ("XResolution", "YResolution", "ResolutionUnit"))
+
+
+def test_the_map_carries_the_pixel_spacing_as_convert_writes_it(tmp_path, rng, capsys):
+    """The map is on A's pixels: A's spacing (else B's), in the resolution tags that
+    ``convert`` writes, so the project's reader and other TIFF readers find it."""
+    from dicom_factory import make_ds, ramp, save
+    from napari_xray_synth.core.io import read_radiograph
+
+    dcm = save(make_ds(ramp((40, 52), 0, 4000), pixel_spacing=[0.25, 0.2]), tmp_path / "a.dcm")
+    converted = tmp_path / "a.tif"
+    assert main(["convert", str(dcm), str(converted)]) == 0
+    noisy = read_radiograph(converted).image + 0.05 * rng.standard_normal((40, 52))
+    plain = tmp_path / "b.tif"  # no spacing of its own
+    tifffile.imwrite(plain, np.clip(noisy, 0, 1).astype(np.float32))
+    capsys.readouterr()
+    for a, b in ((converted, plain), (plain, converted)):
+        out = tmp_path / f"map_{a.stem}.tif"
+        assert main(["compare", str(a), str(b), "--ssim-map", str(out), "--json"]) == 0
+        assert _resolution_tags(out) == _resolution_tags(converted)
+        assert json.loads(capsys.readouterr().out)["ssim_map"]["spacing_mm"] == [0.25, 0.2]
+        back = read_radiograph(out)
+        assert back.spacing == pytest.approx((0.25, 0.2)) and "resolution" in back.spacing_source
+        with tifffile.TiffFile(out) as tif:
+            assert tif.pages[0].dtype == np.float32
+            x_res = tif.pages[0].tags["XResolution"].value
+            assert 10.0 * x_res[1] / x_res[0] == pytest.approx(0.2)  # mm per column
+            assert json.loads(tif.pages[0].description)["spacing_mm"] == [0.25, 0.2]

@@ -133,3 +133,38 @@ def test_debounced_update_runs_in_a_worker(make_napari_viewer, images, qtbot, mo
     qtbot.waitUntil(lambda: w.last_result.get("ssim_inside") is not None, timeout=10000)
     assert w.last_result["ssim_inside"] == pytest.approx(metrics.ssim(a, b, mask=mask), abs=1e-6)
     assert w.last_result["n_inside"] == int(mask.sum())
+
+
+def test_the_radiograph_header_follows_the_renamed_overlay(make_napari_viewer, images, monkeypatch):
+    """Compare renames its overlay when the map changes: the Radiograph widget, showing the
+    overlay, follows the new name and says what the map holds, of which layers."""
+    from napari_xray_synth.plugin.widgets.radiograph import RadiographWidget
+
+    monkeypatch.setenv("XRAY_SYNTH_SYNC", "1")
+    a, b, _ = images
+    viewer = make_napari_viewer()
+    lb = viewer.add_image(b, name="source", scale=(0.2, 0.2), units="mm")
+    la = viewer.add_image(a, name="variant", scale=(0.2, 0.2), units="mm")
+    header = RadiographWidget(viewer)
+    w = CompareWidget(viewer)
+    w.layer_a.value, w.layer_b.value = la, lb
+    w.refresh()
+    viewer.layers.selection.active = ov = _overlay(viewer)
+    assert header.header_view.toPlainText().splitlines()[0] == ov.name
+
+    w.map_kind.value = "|A - B|"
+    w.refresh()
+    assert ov.name.endswith("|A - B|")
+    text = header.header_view.toPlainText()
+    assert text.splitlines()[0] == ov.name and header.layer_label.text() == f"layer: {ov.name}"
+    assert "|A - B| of 'variant' against 'source'" in text and "1 - SSIM" not in text
+    assert "0.2 x 0.2 mm" in text  # A's grid
+
+    # B changes, the name does not: the header still follows the overlay's metadata
+    lc = viewer.add_image(b.copy(), name="other source", scale=(0.2, 0.2), units="mm")
+    viewer.layers.selection.active = ov
+    w.layer_b.value = lc
+    w.refresh()
+    assert "against 'other source'" in header.header_view.toPlainText()
+    ov.name = "my map"  # a rename in the layer list too
+    assert header.header_view.toPlainText().splitlines()[0] == "my map"

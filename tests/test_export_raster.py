@@ -90,3 +90,30 @@ def test_export_dataset_rejects_bad_input(tmp_path, rng):
     with pytest.raises(InputError, match="shape"):
         export_dataset([ExportItem("a", rg, np.zeros((3, 3), np.uint8))], tmp_path / "o", "png")
     assert not (tmp_path / "o" / "manifest.csv").exists()
+
+
+@pytest.mark.parametrize("fmt", ["png", "tif"])
+def test_exported_images_and_masks_carry_the_pixel_spacing(tmp_path, rng, fmt):
+    """PNG in the pHYs chunk (whole pixels per metre), TIFF in the resolution tags; the
+    project's reader finds it in both, and so do Pillow and tifffile."""
+    from PIL import Image
+
+    from napari_xray_synth.core.io import read_radiograph
+
+    rg, cond, mask = synthetic(rng)
+    rg = rg.with_spacing((0.25, 0.143), "test")  # rows, columns: x and y must not swap
+    export_dataset([ExportItem("v", rg, mask, (cond,))], tmp_path, fmt)
+    image, mask_file = tmp_path / "images" / f"v.{fmt}", tmp_path / "masks" / f"v.{fmt}"
+    assert read_radiograph(image).spacing == pytest.approx((0.25, 0.143), abs=2e-5)
+    if fmt == "png":
+        for path in (image, mask_file):
+            with Image.open(path) as im:
+                dpi_x, dpi_y = im.info["dpi"]
+            assert (25.4 / dpi_y, 25.4 / dpi_x) == pytest.approx((0.25, 0.143), abs=2e-5)
+    else:
+        for path in (image, mask_file):
+            with tifffile.TiffFile(path) as tif:
+                num, den = tif.pages[0].tags["XResolution"].value
+            assert 10.0 * den / num == pytest.approx(0.143)
+    row = read_manifest(tmp_path)[0]
+    assert (float(row["spacing_row_mm"]), float(row["spacing_col_mm"])) == (0.25, 0.143)

@@ -7,13 +7,19 @@ import numpy as np
 import pydicom
 import pytest
 import tifffile
+from PIL import Image
 from qtpy.QtCore import Qt
 
 from napari_xray_synth.core.conditions import Condition, label_mask
 from napari_xray_synth.core.export import read_manifest
+from napari_xray_synth.core.io import read_radiograph
 from napari_xray_synth.core.radiograph import Provenance, Radiograph
 from napari_xray_synth.plugin import workers
-from napari_xray_synth.plugin.layers import image_layer_tuple, labels_layer_tuple
+from napari_xray_synth.plugin.layers import (
+    annotation_layer_tuple,
+    image_layer_tuple,
+    labels_layer_tuple,
+)
 
 pytestmark = pytest.mark.qt
 
@@ -51,6 +57,13 @@ def test_writers(make_napari_viewer, tmp_path, rng):
     viewer.layers.selection = {lab}
     viewer.layers.save(str(tmp_path / "mask.png"), selected=True, plugin=PLUGIN)
     np.testing.assert_array_equal(iio.imread(tmp_path / "mask.png"), mask)
+    assert read_radiograph(tmp_path / "mask.png").spacing == pytest.approx((0.5, 0.5), abs=1e-4)
+    # a mask on a film of unknown pixel size: its assumed display scale is not written
+    film = _add(viewer, image_layer_tuple(Radiograph(rng.random((48, 40), np.float32)), "film"))
+    viewer.layers.selection = {_add(viewer, annotation_layer_tuple(film))}
+    viewer.layers.save(str(tmp_path / "lesions.png"), selected=True, plugin=PLUGIN)
+    with Image.open(tmp_path / "lesions.png") as im:
+        assert "dpi" not in im.info
 
 
 def test_export_widget_writes_edited_mask(make_napari_viewer, tmp_path, rng, monkeypatch):
@@ -193,6 +206,13 @@ def test_paint_lesions_on_a_real_film_then_train_on_the_export(
     assert [(r["file"], r["pathology"], r["synthetic"]) for r in rows] == [
         ("images/film.png", "mass;effusion", "False")
     ]
+    # the PNGs carry the film's pixel size (pHYs), as the manifest does
+    for png in ("images/film.png", "masks/film.png"):
+        with Image.open(tmp_path / "set" / png) as im:
+            assert tuple(25.4 / d for d in im.info["dpi"]) == pytest.approx((0.4, 0.4), abs=1e-4)
+    assert read_radiograph(tmp_path / "set" / "images/film.png").spacing == pytest.approx(
+        (0.4, 0.4), abs=1e-4
+    )
     lesions = sorted((r.finding, r.box) for r in read_labels(tmp_path / "set" / "manifest.csv"))
     assert lesions == [("effusion", (30.0, 40.0, 15.0, 10.0)), ("mass", (5.0, 10.0, 20.0, 10.0))]
 

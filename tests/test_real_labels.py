@@ -58,9 +58,13 @@ def test_painted_regions_become_lesions_and_the_rest_healthy(tmp_path, rng):
 
 
 def test_windows_from_an_export_use_its_spacing(tmp_path, rng):
-    manifest = exported(tmp_path, rng)  # PNG: the files carry no spacing, the manifest does
+    manifest = exported(tmp_path, rng)  # the PNGs carry the spacing (pHYs): 0.5, not 3.0
     data, real = csv_windows(manifest, 32, seed=0, spacing_mm=3.0)
     assert len(real) == 2 and len(data) == 2 and data.y is None
+    # PNGs that carry none (saved again elsewhere): the manifest's spacing decides
+    for png in (manifest.parent / "images").glob("*.png"):
+        iio.imwrite(png, iio.imread(png))  # no pHYs chunk
+    assert np.array_equal(csv_windows(manifest, 32, seed=0, spacing_mm=3.0)[1].mask, real.mask)
     _rewrite(manifest, spacing_row_mm="", spacing_col_mm="")
     # without the manifest's spacing the default decides: 0.5 gives the same windows, 3.0 not
     same = csv_windows(manifest, 32, seed=0, spacing_mm=0.5)[1]

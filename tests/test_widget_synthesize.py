@@ -3,7 +3,8 @@ import pytest
 from scipy import ndimage
 
 from napari_xray_synth.core.radiograph import Radiograph
-from napari_xray_synth.plugin.layers import META_KEY, image_layer_tuple
+from napari_xray_synth.core.synthesize import DEFAULT_SPACING_MM
+from napari_xray_synth.plugin.layers import ASSUMED_KEY, META_KEY, image_layer_tuple, layer_spacing
 from napari_xray_synth.plugin.widgets.synthesize import SynthesizeWidget
 
 
@@ -185,9 +186,9 @@ def test_regenerate_uses_the_clipping_of_its_batch(widget):
 
 
 @pytest.mark.qt
-def test_a_film_without_pixel_size_keeps_its_layers_in_pixels(widget):
-    """A PNG has no spacing: the variants and the mask must share the input's units, or
-    napari warns of inconsistent units and stops using them."""
+def test_a_film_without_pixel_size_keeps_its_layers_on_its_grid(widget):
+    """A PNG has no spacing: the variants and the mask share the input's grid (the assumed
+    size, in mm), or napari warns of inconsistent units; the size stays unknown to export."""
     viewer, w = widget
     rng = np.random.default_rng(1)
     img = ndimage.gaussian_filter(rng.random((128, 128)), 2).astype(np.float32)
@@ -201,6 +202,8 @@ def test_a_film_without_pixel_size_keeps_its_layers_in_pixels(widget):
     for name in ("film nodule v0", "film nodule v1", "film nodule mask"):
         assert tuple(viewer.layers[name].units) == tuple(film.units)
         assert tuple(viewer.layers[name].scale) == tuple(film.scale)
+        assert layer_spacing(viewer.layers[name]) == (None, "unknown")
+        assert viewer.layers[name].metadata[META_KEY][ASSUMED_KEY] == DEFAULT_SPACING_MM
 
 
 @pytest.mark.qt

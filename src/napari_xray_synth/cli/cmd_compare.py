@@ -8,12 +8,10 @@ import math
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from napari_xray_synth.core.atomic import atomic_path
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.export import read_mask_file
 from napari_xray_synth.core.io import read_radiograph, refuse_overwriting
+from napari_xray_synth.core.io.raster import write_float_tiff
 from napari_xray_synth.core.metrics import compare
 
 MAP_KINDS = ("1-ssim", "ssim")
@@ -33,7 +31,12 @@ def register(subparsers: Any) -> None:
     p.add_argument("a", type=Path, help="image to judge (TIFF, PNG, ...)")
     p.add_argument("b", type=Path, help="reference image of the same shape")
     p.add_argument("--mask", type=Path, help="lesion mask or label image (non-zero = inside)")
-    p.add_argument("--ssim-map", type=Path, metavar="OUT.tif", help="write the map (float32 TIFF)")
+    p.add_argument(
+        "--ssim-map",
+        type=Path,
+        metavar="OUT.tif",
+        help="write the map (float32 TIFF, with the pixel spacing of A, else of B)",
+    )
     p.add_argument(
         "--map-kind",
         choices=MAP_KINDS,
@@ -67,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
     """Compare two files and print the figures."""
     if args.ssim_map:
         _check_map_path(args.ssim_map, [args.a, args.b, args.mask])
-    a = read_radiograph(args.a).image
-    b = read_radiograph(args.b).image
+    rg_a, rg_b = read_radiograph(args.a), read_radiograph(args.b)
+    a, b = rg_a.image, rg_b.image
     mask = read_mask_file(args.mask) if args.mask else None
     if a.shape != b.shape:
         raise InputError(
@@ -85,23 +88,28 @@ def run(args: argparse.Namespace) -> int:
         a, b, mask=mask, data_range=args.data_range, map_kind=args.map_kind, device=args.device
     )
     smap = res.pop("map")
+    # the map lies on A's pixels: A's spacing, else B's (a PNG variant of a DICOM source)
+    spacing_rg = rg_a if rg_a.spacing else rg_b
     if args.ssim_map:
-        import tifffile
-
-        with atomic_path(args.ssim_map) as tmp:
-            tifffile.imwrite(
-                tmp,
-                smap.astype(np.float32),
-                description=json.dumps(
-                    {"map": res["map_kind"], "a": str(args.a), "b": str(args.b)}
-                ),
-            )
+        write_float_tiff(
+            smap,
+            args.ssim_map,
+            spacing_rg.spacing,
+            {
+                "map": res["map_kind"],
+                "a": str(args.a),
+                "b": str(args.b),
+                "spacing_mm": list(spacing_rg.spacing) if spacing_rg.spacing else None,
+                "spacing_source": spacing_rg.spacing_source,
+            },
+        )
     res["ssim_map"] = {
         "kind": res["map_kind"],
         "holds": "1 - SSIM (0 = identical)"
         if res["map_kind"] == "1-ssim"
         else "SSIM (1 = identical)",
         "path": str(args.ssim_map) if args.ssim_map else None,
+        "spacing_mm": list(spacing_rg.spacing) if spacing_rg.spacing else None,
     }
     res["a"], res["b"] = str(args.a), str(args.b)
     if args.mask:

@@ -16,6 +16,11 @@ from napari_xray_synth.core.errors import InputError
 
 WindowFunction = Literal["LINEAR", "LINEAR_EXACT", "SIGMOID", "LUT"]
 
+#: Pixel size (mm) assumed for an image that carries none: a typical CR/DX detector pitch.
+#: Synthesis sizes lesions with it and napari shows such a film at it; it is recorded as an
+#: assumption where it is used, never written as the image's spacing.
+ASSUMED_SPACING_MM = 0.35
+
 
 @dataclass(frozen=True)
 class Window:

@@ -37,7 +37,7 @@ from napari_xray_synth.core.models import TRAIN_HINTS
 from napari_xray_synth.core.pleural_finish import FINISHED, finish_pneumothorax, markings
 from napari_xray_synth.core.pleural_finish import RULE as FINISH_RULE
 from napari_xray_synth.core.progress import CancelToken, ProgressFn, check_cancel, report
-from napari_xray_synth.core.radiograph import Provenance, Radiograph
+from napari_xray_synth.core.radiograph import ASSUMED_SPACING_MM, Provenance, Radiograph
 from napari_xray_synth.core.simulate.pathology import REGION_PATHOLOGIES
 from napari_xray_synth.core.synth_physics import PHYSICS_ID, add_lesion, contrast_scale
 from napari_xray_synth.core.synth_window import (
@@ -53,7 +53,7 @@ METHODS: tuple[str, ...] = ("gan", "physics")
 #: 5 MB each at 1024 x 1024); more come from more calls with other seeds, or from ``augment``.
 MAX_VARIANTS = 64
 #: Pixel size assumed when an image carries none (a typical CR/DX detector pitch).
-DEFAULT_SPACING_MM = 0.35
+DEFAULT_SPACING_MM = ASSUMED_SPACING_MM
 DEFAULT_MODEL = "generator"
 
 TRAIN_HINTS.setdefault(DEFAULT_MODEL, "xray-synth train gan --data sim --out models/generator")

@@ -9,9 +9,12 @@ import numpy as np
 from napari_xray_synth.core.conditions import LABELS
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.export import PATHOLOGY_OF_LABEL
-from napari_xray_synth.core.radiograph import Provenance, Radiograph, Window
+from napari_xray_synth.core.radiograph import ASSUMED_SPACING_MM, Provenance, Radiograph, Window
 
 META_KEY = "xray_synth"
+#: Metadata key of a layer shown at :data:`ASSUMED_SPACING_MM` because its film carries no
+#: pixel size (its ``spacing_mm`` stays None: the assumption is never taken as the film's).
+ASSUMED_KEY = "spacing_assumed_mm"
 
 LayerDataTuple = tuple[Any, dict[str, Any], str]
 
@@ -31,13 +34,22 @@ def image_layer_tuple(rg: Radiograph, name: str, **extra: Any) -> LayerDataTuple
     lo, hi = rg.default_window.limits
     if not hi > lo:
         lo, hi = 0.0, 1.0
+    meta = rg.metadata()
+    if rg.spacing is None:
+        # napari keeps one unit for all layers: one film in pixels beside films in mm makes it
+        # drop the units of all and repeat "Inconsistent units across layers" on every layer
+        # added after. A radiologist expects each film in mm, and a film of unknown pixel size
+        # said to be so, once: it is shown at the size Synthesize assumes for it, marked as
+        # assumed (the reader says it once, the Radiograph header always); its spacing stays
+        # unknown for exports and measurements of record until the user sets it.
+        meta[ASSUMED_KEY] = ASSUMED_SPACING_MM
     kwargs: dict[str, Any] = {
         "name": name,
-        "scale": rg.spacing or (1.0, 1.0),
-        "units": "mm" if rg.spacing else "pixel",
+        "scale": rg.spacing or (ASSUMED_SPACING_MM, ASSUMED_SPACING_MM),
+        "units": "mm",
         "contrast_limits": (lo, hi),
         "colormap": "gray",
-        "metadata": {META_KEY: rg.metadata()},
+        "metadata": {META_KEY: meta},
     }
     kwargs.update(extra)
     return rg.image, kwargs, "image"
@@ -84,11 +96,12 @@ def labels_layer_tuple(
     scale: tuple[float, ...] | None,
     metadata: dict[str, Any] | None = None,
 ) -> LayerDataTuple:
-    """A napari labels layer tuple for a lesion mask (values from :data:`LABELS`)."""
+    """A napari labels layer tuple for a lesion mask (values from :data:`LABELS`); without a
+    ``scale``, on the assumed grid of a film without a pixel size (as its image layer)."""
     kwargs: dict[str, Any] = {
         "name": name,
-        "scale": scale or (1.0,) * mask.ndim,
-        "units": "mm" if scale else "pixel",  # as the image layer of the same radiograph
+        "scale": scale or (ASSUMED_SPACING_MM,) * mask.ndim,
+        "units": "mm",  # as the image layer of the same radiograph
         "opacity": 0.4,
         "features": lesion_features(),
         "metadata": {META_KEY: {"labels": dict(LABELS), **(metadata or {})}},
@@ -114,7 +127,7 @@ def annotation_layer_tuple(image_layer: Any) -> LayerDataTuple:
         np.zeros(shape, np.uint8),
         f"{image_layer.name} lesions",
         None,
-        {"variants": [image_layer.name], "annotation": True},
+        {"variants": [image_layer.name], "annotation": True, **grid_metadata(image_layer)},
     )
     kwargs.update(layer_grid(image_layer))  # on the image's grid, whatever its units
     return data, kwargs, kind
@@ -128,15 +141,31 @@ def layer_kind(layer: Any) -> str:
 
 def layer_spacing(layer: Any) -> tuple[tuple[float, float] | None, str]:
     """A layer's pixel spacing in mm (rows, columns) and where it came from: its metadata (the
-    file's, or one set in napari), else a scale other than 1, else ``(None, "unknown")``."""
+    file's, or one set in napari; None there means unknown, whatever the layer's scale, which
+    may be :data:`ASSUMED_SPACING_MM`), else a scale other than 1 (a layer not made by this
+    plugin), else ``(None, "unknown")``."""
     meta = dict(getattr(layer, "metadata", {}) or {}).get(META_KEY, {})
     if meta.get("spacing_mm"):
         row, col = (float(v) for v in meta["spacing_mm"])
         return (row, col), meta.get("spacing_source", "layer")
+    if "spacing_mm" in meta:
+        return None, meta.get("spacing_source") or "unknown"
     scale = tuple(float(s) for s in np.asarray(layer.scale)[-2:])
     if scale != (1.0, 1.0):
         return (scale[0], scale[1]), "layer scale"
     return None, "unknown"
+
+
+def grid_metadata(layer: Any) -> dict[str, Any]:
+    """The spacing entries for the metadata of a layer made on ``layer``'s grid (a mask, a
+    compare map): its spacing and their source, and the mark of an assumed one."""
+    spacing, source = layer_spacing(layer)
+    meta: dict[str, Any] = {"spacing_mm": list(spacing) if spacing else None}
+    meta["spacing_source"] = source
+    assumed = dict(getattr(layer, "metadata", {}) or {}).get(META_KEY, {}).get(ASSUMED_KEY)
+    if spacing is None and assumed:
+        meta[ASSUMED_KEY] = assumed
+    return meta
 
 
 def radiograph_from_layer(layer: Any, plane: np.ndarray | None = None) -> Radiograph:

@@ -14,7 +14,7 @@ from napari.layers import Layer
 
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.export import write_dicom, write_image_file, write_mask_file
-from napari_xray_synth.plugin.layers import radiograph_from_layer
+from napari_xray_synth.plugin.layers import layer_spacing, radiograph_from_layer
 
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".dcm")
 LABEL_SUFFIXES = (".png", ".tif", ".tiff")
@@ -42,7 +42,7 @@ def write_image_layer(path: str, data: Any, meta: dict) -> list[str]:
 def write_labels_layer(path: str, data: Any, meta: dict) -> list[str]:
     """npe2 single-layer writer for labels layers (uint8 label masks)."""
     _suffix(path, LABEL_SUFFIXES, "labels")
-    scale = tuple(meta.get("scale", ()) or ())[-2:]
-    spacing = scale if len(scale) == 2 and scale != (1.0, 1.0) else None
-    write_mask_file(data, path, spacing=spacing)  # type: ignore[arg-type]
+    # the metadata's spacing first: a mask on a film of unknown size has the assumed scale
+    spacing, _ = layer_spacing(Layer.create(data, dict(meta), "labels"))
+    write_mask_file(data, path, spacing=spacing)
     return [path]

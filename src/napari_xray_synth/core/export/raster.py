@@ -2,12 +2,12 @@
 
 Pixels are the radiograph's own values (image units, [0, 1]), not a windowed display: float32
 TIFF keeps them exactly, 16-bit PNG as ``round(value * 65535)``. Files carry no header beyond
-the pixel size (TIFF resolution), so nothing identifying can travel in them.
+the pixel size (TIFF resolution tags, PNG pHYs chunk), so nothing identifying can travel in them.
+The writers are :mod:`napari_xray_synth.core.io.raster`'s, which the reader reads back.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import imageio.v3 as iio
@@ -16,6 +16,7 @@ import tifffile
 
 from napari_xray_synth.core.atomic import atomic_path
 from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.io.raster import tiff_resolution, write_float_tiff, write_grey_png
 from napari_xray_synth.core.radiograph import Radiograph
 
 IMAGE_FORMATS = ("png", "tif")
@@ -35,13 +36,6 @@ def to_uint16(image: np.ndarray) -> np.ndarray:
     return np.round(np.clip(np.asarray(image, np.float64), 0.0, 1.0) * 65535.0).astype(np.uint16)
 
 
-def _tiff_resolution(spacing: tuple[float, float] | None) -> dict:
-    if not spacing:
-        return {}
-    # TIFF knows no millimetre: pixels per centimetre, (x, y) = (col, row)
-    return {"resolution": (10.0 / spacing[1], 10.0 / spacing[0]), "resolutionunit": "CENTIMETER"}
-
-
 def write_image_file(rg: Radiograph, path: str | Path, fmt: str | None = None) -> Path:
     """Write a radiograph's pixels atomically as float32 TIFF or 16-bit PNG.
 
@@ -56,21 +50,12 @@ def write_image_file(rg: Radiograph, path: str | Path, fmt: str | None = None) -
     """
     path = Path(path)
     fmt = _check_format(fmt or path.suffix, IMAGE_FORMATS, "radiograph")
-    with atomic_path(path) as tmp:
-        if fmt == "tif":
-            desc = json.dumps(
-                {"spacing_mm": list(rg.spacing) if rg.spacing else None, "synthetic": rg.synthetic}
-            )
-            tifffile.imwrite(
-                tmp,
-                rg.image.astype(np.float32),
-                description=desc,
-                metadata=None,
-                **_tiff_resolution(rg.spacing),
-            )
-        else:
-            # zlib level 1: 4-5x faster than the default 6 on radiographs, about 10 % larger
-            iio.imwrite(tmp, to_uint16(rg.image), extension=".png", compress_level=1)
+    if fmt == "tif":
+        meta = {"spacing_mm": list(rg.spacing) if rg.spacing else None, "synthetic": rg.synthetic}
+        write_float_tiff(rg.image, path, rg.spacing, meta)
+    else:
+        # zlib level 1: 4-5x faster than the default 6 on radiographs, about 10 % larger
+        write_grey_png(to_uint16(rg.image), path, rg.spacing, compress_level=1)
     return path
 
 
@@ -95,11 +80,11 @@ def write_mask_file(
     if m.size and (m.min() < 0 or m.max() > 255):
         raise InputError("mask labels must lie in 0..255", path)
     m = m.astype(np.uint8)
-    with atomic_path(path) as tmp:
-        if fmt == "tif":
-            tifffile.imwrite(tmp, m, metadata=None, **_tiff_resolution(spacing))
-        else:
-            iio.imwrite(tmp, m, extension=".png")
+    if fmt == "tif":
+        with atomic_path(path) as tmp:
+            tifffile.imwrite(tmp, m, metadata=None, **tiff_resolution(spacing))
+    else:
+        write_grey_png(m, path, spacing)
     return path
 
 

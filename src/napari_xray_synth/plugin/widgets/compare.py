@@ -15,7 +15,7 @@ from qtpy.QtCore import QTimer
 
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.metrics import compare
-from napari_xray_synth.plugin.layers import layer_grid
+from napari_xray_synth.plugin.layers import META_KEY, grid_metadata, layer_grid
 from napari_xray_synth.plugin.widgets.scroll import ScrollBody
 from napari_xray_synth.plugin.workers import notify_error, run_synchronously
 
@@ -61,6 +61,18 @@ def viewer_grid(viewer: Any) -> Any:
 def _scale_text(scale: Any) -> str:
     """A layer's pixel size for a message: "0.168 x 0.168"."""
     return " x ".join(f"{float(v):g}" for v in np.asarray(scale)[-2:])
+
+
+def overlay_metadata(map_kind: str, a_layer: Any, b_layer: Any) -> dict[str, Any]:
+    """The overlay layer's metadata: what the map holds, of which layers, on whose grid (A's).
+
+    The Radiograph widget shows it as the overlay's header; it is rewritten whenever the map,
+    A or B changes, together with the layer's name.
+    """
+    grid = grid_metadata(a_layer)
+    grid["spacing_source"] = f"layer {a_layer.name!r}: {grid['spacing_source']}"
+    compared = {"map_kind": map_kind, "a": a_layer.name, "b": getattr(b_layer, "name", None)}
+    return {META_KEY: {"compare": compared, **grid}}
 
 
 class CompareWidget(Container):
@@ -322,6 +334,7 @@ class CompareWidget(Container):
         else:
             limits = (0.0, 1.0)
             name = f"{OVERLAY_NAME}: 1 - SSIM"
+        meta = overlay_metadata(res["map_kind"], a_layer, self.layer_b.value)
         if self.overlay is None or self.overlay not in self.viewer.layers:
             self.overlay = self.viewer.add_image(
                 data,
@@ -331,7 +344,7 @@ class CompareWidget(Container):
                 opacity=self.opacity.value,
                 contrast_limits=limits,
                 **layer_grid(a_layer),
-                metadata={"xray_synth": {"compare": {"map_kind": res["map_kind"]}}},
+                metadata=meta,
             )
             self.reset_choices()
         else:
@@ -343,9 +356,11 @@ class CompareWidget(Container):
                 ov.scale = a_layer.scale
             if not np.array_equal(ov.translate, a_layer.translate):
                 ov.translate = a_layer.translate
+            # the metadata first: a header refreshed on the rename then reads the new one
+            if ov.metadata != meta:
+                ov.metadata = meta
             if ov.name != name:
                 ov.name = name
-                ov.metadata = {"xray_synth": {"compare": {"map_kind": res["map_kind"]}}}
         if self.side_by_side.value:
             self.overlay.visible = False
 

@@ -27,12 +27,13 @@ from qtpy.QtWidgets import (
 
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.presets import GENERIC_WINDOWS
-from napari_xray_synth.plugin.layers import META_KEY, layer_spacing
+from napari_xray_synth.core.radiograph import ASSUMED_SPACING_MM
+from napari_xray_synth.plugin.layers import ASSUMED_KEY, META_KEY, layer_spacing
 from napari_xray_synth.plugin.widgets.scroll import scrolling_layout
 from napari_xray_synth.plugin.workers import notify_error
 
-#: What a film without a pixel size is offered (a typical CR/DX detector pitch).
-OFFERED_SPACING_MM = 0.35
+#: What a film without a pixel size is offered: the size it is shown at until one is set.
+OFFERED_SPACING_MM = ASSUMED_SPACING_MM
 
 PLUGIN = "napari-xray-synth"
 FILE_FILTER = "Radiographs (*.dcm *.dicom *.tif *.tiff *.png *.jpg *.jpeg);;All files (*)"
@@ -75,8 +76,14 @@ def header_text(meta: dict[str, Any], name: str) -> str:
     spacing = meta.get("spacing_mm")
     source = meta.get("spacing_source", "unknown")
     lines.append(f"spacing: {spacing[0]:g} x {spacing[1]:g} mm ({source})" if spacing else source)
+    if not spacing and meta.get(ASSUMED_KEY):
+        lines.append(f"shown at an assumed {meta[ASSUMED_KEY]:g} mm per pixel: set the pixel size")
     for w in meta.get("windows") or []:
         lines.append(f"window: {w.get('name')} ({w.get('function')})")
+    compared = meta.get("compare")
+    if compared:
+        holds = {"absdiff": "|A - B|", "1-ssim": "1 - SSIM"}.get(compared.get("map_kind"), "?")
+        lines.append(f"compare map: {holds} of {compared.get('a')!r} against {compared.get('b')!r}")
     if meta.get("synthetic"):
         lines.append("SYNTHETIC image")
     steps = meta.get("provenance") or []
@@ -144,6 +151,23 @@ class RadiographWidget(QWidget):
         self.viewer.layers.selection.events.active.connect(self._refresh)
         self._refresh()
 
+    def _watch(self, layer: Image | None) -> None:
+        """Follow the shown layer's name and metadata: another widget may rename it (Compare
+        renames its overlay when the map changes) or rewrite its metadata."""
+        if layer is self._layer:
+            return
+        if self._layer is not None:
+            self._layer.events.name.disconnect(self._refresh)
+            self._layer.events.metadata.disconnect(self._refresh)
+        if layer is not None:
+            layer.events.name.connect(self._refresh)
+            layer.events.metadata.connect(self._refresh)
+
+    def _disconnect_all(self, *_args: Any) -> None:
+        self.viewer.layers.selection.events.active.disconnect(self._refresh)
+        self._watch(None)
+        self._layer = None
+
     # ---------------------------------------------------------------------------- opening
     def _open_dialog(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(self, "Open radiographs", "", FILE_FILTER)
@@ -177,7 +201,14 @@ class RadiographWidget(QWidget):
         return items
 
     def _refresh(self, event: Any = None) -> None:
-        self._layer = self.active_image()
+        try:
+            self.layer_label.text()
+        except RuntimeError:  # the dock widget was closed: stop listening
+            self._disconnect_all()
+            return
+        active = self.active_image()
+        self._watch(active)
+        self._layer = active
         layer = self._layer
         enabled = layer is not None
         for w in (self.preset_combo, self.invert_check, self.spacing_spin, self.spacing_button):
@@ -231,6 +262,7 @@ class RadiographWidget(QWidget):
         meta = dict(layer.metadata or {})
         mine = dict(meta.get(META_KEY, {}))
         mine.update(spacing_mm=[float(mm), float(mm)], spacing_source="set in napari")
+        mine.pop(ASSUMED_KEY, None)
         meta[META_KEY] = mine
         layer.metadata = meta
         layer.scale = (*tuple(layer.scale)[:-2], float(mm), float(mm))

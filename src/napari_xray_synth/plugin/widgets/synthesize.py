@@ -45,6 +45,7 @@ from napari_xray_synth.core.synthesize import (
 )
 from napari_xray_synth.plugin.layers import (
     META_KEY,
+    grid_metadata,
     image_layer_tuple,
     labels_layer_tuple,
     layer_grid,
@@ -321,7 +322,8 @@ class SynthesizeWidget(QWidget):
 
     def _show(self, variants: list[Variant]) -> None:
         image, rg, conds, n, regions, model, method = self._pending
-        grid = layer_grid(image)  # a film without a pixel size stays in pixels
+        grid = layer_grid(image)  # on the film's grid, in its units
+        grid_meta = grid_metadata(image)  # an assumed pixel size stays marked as assumed
         pathology = conds[0].pathology
         labels_name = f"{image.name} {pathology} mask"
         self._remove_run(labels_name)
@@ -330,7 +332,7 @@ class SynthesizeWidget(QWidget):
             name = f"{image.name} {pathology} v{k}"
             data, kwargs, _ = image_layer_tuple(v.radiograph, name)
             kwargs.update(grid)
-            kwargs["metadata"] = {META_KEY: variant_metadata(v, k)}
+            kwargs["metadata"] = {META_KEY: {**variant_metadata(v, k), **grid_meta}}
             kwargs["name"] = name
             if name in self.viewer.layers:
                 self.viewer.layers.remove(name)
@@ -340,6 +342,7 @@ class SynthesizeWidget(QWidget):
             "seed": int(self.seed.value()),
             "variants": names,
             "synthetic": True,
+            **grid_meta,
         }
         data, kwargs, _ = labels_layer_tuple(variants[0].mask, labels_name, grid["scale"], meta)
         kwargs.update(grid)
