@@ -182,6 +182,8 @@ def _layer_tells(layer):
         "contrast_limits": tuple(float(v) for v in layer.contrast_limits),
         "contrast_limits_range": tuple(float(v) for v in layer.contrast_limits_range),
         "metadata": dict(layer.metadata),
+        "scale": tuple(float(v) for v in layer.scale),
+        "units": tuple(str(u) for u in layer.units),
         "values x 255 all integers": on_255_grid,
         # a stretched 8-bit film leaves empty levels (a comb in the contrast histogram)
         "empty levels": int((counts[1:-1] == 0).sum()) > 5,
@@ -215,3 +217,6 @@ def test_8bit_real_and_float_synthetic_films_give_no_tell(make_napari_viewer, tm
     for truth, tell in tells:
         assert tell == reference, truth
     assert reference["contrast_limits"] == (0.0, 255.0) and reference["metadata"] == {}
+    # the plugin's other layers are in mm: a study layer in pixels beside them made napari
+    # drop the units of all and warn on every layer added after
+    assert reference["scale"] == (0.35, 0.35) and reference["units"] == ("millimeter",) * 2

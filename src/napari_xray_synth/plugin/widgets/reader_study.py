@@ -28,6 +28,7 @@ from qtpy.QtWidgets import (
 
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.io import read_radiograph
+from napari_xray_synth.core.radiograph import ASSUMED_SPACING_MM
 from napari_xray_synth.core.reader_study import (
     REALISM,
     SHOWN_MAX,
@@ -257,7 +258,16 @@ class ReaderStudyWidget(QWidget):
         img = blind_pixels(img, (self.study.seed, position))
         self._show_choice()
         if self.layer is None or self.layer not in self.viewer.layers:
-            self.layer = self.viewer.add_image(img, name=LAYER_NAME, colormap="gray", metadata={})
+            # every image at one pixel size, in mm as the plugin's other layers: a film's own
+            # size would tell sources apart, and pixels beside mm make napari warn on every layer
+            self.layer = self.viewer.add_image(
+                img,
+                name=LAYER_NAME,
+                colormap="gray",
+                metadata={},
+                scale=(ASSUMED_SPACING_MM, ASSUMED_SPACING_MM),
+                units="mm",
+            )
             self._bind(self.layer)
             self.viewer.reset_view()
         else:
