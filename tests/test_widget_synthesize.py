@@ -204,6 +204,10 @@ def test_a_film_without_pixel_size_keeps_its_layers_on_its_grid(widget):
         assert tuple(viewer.layers[name].scale) == tuple(film.scale)
         assert layer_spacing(viewer.layers[name]) == (None, "unknown")
         assert viewer.layers[name].metadata[META_KEY][ASSUMED_KEY] == DEFAULT_SPACING_MM
+    w.regen_index.setValue(1)
+    w.regenerate()  # a regenerated variant stays marked as on the assumed size
+    assert not w.errors
+    assert viewer.layers["film nodule v1"].metadata[META_KEY][ASSUMED_KEY] == DEFAULT_SPACING_MM
 
 
 @pytest.mark.qt

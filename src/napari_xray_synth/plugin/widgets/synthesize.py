@@ -394,4 +394,6 @@ class SynthesizeWidget(QWidget):
     def _replace(self, k: int, v: Variant) -> None:
         layer = self.viewer.layers[self.batch.layer_names[k]]  # type: ignore[union-attr]
         layer.data = v.radiograph.image
-        layer.metadata = {**layer.metadata, META_KEY: variant_metadata(v, k)}
+        # the film's grid entries (an assumed pixel size's mark) stay, the variant's are new
+        grid = layer.metadata.get(META_KEY, {})
+        layer.metadata = {**layer.metadata, META_KEY: {**grid, **variant_metadata(v, k)}}
