@@ -25,6 +25,13 @@ def models_dir(tmp_path, monkeypatch):
     return tmp_path
 
 
+def notices(monkeypatch, kind: str) -> list[str]:
+    """The napari notifications of ``kind`` ("error", "warning") the widget shows, in order."""
+    shown: list[str] = []
+    monkeypatch.setattr(f"napari_xray_synth.plugin.workers.show_{kind}", shown.append)
+    return shown
+
+
 @pytest.fixture
 def widget(make_napari_viewer, models_dir):
     from napari_xray_synth.plugin.widgets.denoise import DenoiseWidget
@@ -71,10 +78,7 @@ def test_device_combo_lists_detected_devices(widget):
 @pytest.mark.parametrize("kind", ["labels", "points", "rgb"])
 def test_bad_layers_notify_and_add_nothing(widget, monkeypatch, kind):
     monkeypatch.setenv("XRAY_SYNTH_SYNC", "1")
-    messages = []
-    monkeypatch.setattr(
-        "napari_xray_synth.plugin.workers.show_error", lambda msg: messages.append(msg)
-    )
+    messages = notices(monkeypatch, "error")
     viewer, w = widget
     if kind == "labels":
         viewer.add_labels(np.zeros((20, 20), np.uint8), name="bad")
@@ -147,10 +151,7 @@ def test_missing_model_is_a_notification(widget, monkeypatch, tmp_path):
     empty = tmp_path / "empty"
     empty.mkdir()
     monkeypatch.setattr("napari_xray_synth.core.models.models_dirs", lambda: [empty])
-    messages = []
-    monkeypatch.setattr(
-        "napari_xray_synth.plugin.workers.show_error", lambda msg: messages.append(msg)
-    )
+    messages = notices(monkeypatch, "error")
     viewer, w = widget
     viewer.add_image(noisy((32, 32)), name="img")
     w.layer_combo.setCurrentText("img")
@@ -179,10 +180,7 @@ def test_strength_box_follows_the_methods_range(widget):
 
 def test_enhance_only_with_no_step_notifies_and_adds_nothing(widget, monkeypatch):
     monkeypatch.setenv("XRAY_SYNTH_SYNC", "1")
-    messages = []
-    monkeypatch.setattr(
-        "napari_xray_synth.plugin.workers.show_warning", lambda msg: messages.append(msg)
-    )
+    messages = notices(monkeypatch, "warning")
     viewer, w = widget
     viewer.add_image(noisy((32, 32)), name="img")
     w.layer_combo.setCurrentText("img")

@@ -67,27 +67,17 @@ def run(args: argparse.Namespace) -> int:
     from napari_xray_synth.core.enhance import check_enhance, enhance
     from napari_xray_synth.core.io import read_radiograph, resolve_window, write_image
 
+    steps = {
+        "clahe": args.clahe,
+        "unsharp": args.unsharp,
+        "unsharp_radius": args.unsharp_radius,
+        "detail": args.detail,
+        "gamma": args.gamma,
+    }
     # before any reading: no step chosen, or a number outside its range, is one line
-    check_enhance(
-        clahe=args.clahe,
-        unsharp=args.unsharp,
-        unsharp_radius=args.unsharp_radius,
-        detail=args.detail,
-        gamma=args.gamma,
-        window=args.window,
-        as_options=True,
-    )
+    check_enhance(**steps, window=args.window, as_options=True)
     rg = read_radiograph(args.input)
     window = resolve_window(rg, args.window) if args.window is not None else None
-    out = enhance(
-        rg,
-        clahe=args.clahe,
-        unsharp=args.unsharp,
-        unsharp_radius=args.unsharp_radius,
-        detail=args.detail,
-        gamma=args.gamma,
-        window=window,
-        device=args.device,
-    )
+    out = enhance(rg, **steps, window=window, device=args.device)
     print(write_image(out, args.output))
     return 0

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from napari_xray_synth.core.conditions import LABELS
 from napari_xray_synth.core.errors import InputError
+from napari_xray_synth.core.radiograph import ASSUMED_SPACING_MM
 
 #: Settings of a run that is neither an unpaired fine-tune nor given on the command line: the
 #: defaults of the issue's table.
@@ -220,7 +221,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--spacing",
         type=float,
-        default=0.35,
+        default=ASSUMED_SPACING_MM,
         help="CSV: pixel size in mm for images that carry none",
     )
     p.add_argument(

@@ -208,9 +208,8 @@ def trim_medial_edge(lung: np.ndarray, image: np.ndarray, side: str, px: float) 
     # each row's first kept column, carried to the image's grid (rows without a cut: NaN)
     keep_from = np.full(small_shape[0], np.nan)
     keep_from[rows[shift > 0]] = (edge + out * shift)[shift > 0]
-    source_row = np.clip(np.round((np.arange(shape[0]) + 0.5) * scale - 0.5), 0, None)
-    keep_full = (keep_from[source_row.astype(int).clip(max=small_shape[0] - 1)] + 0.5) / scale
-    keep_full -= 0.5
+    source_row = np.round((np.arange(shape[0]) + 0.5) * scale - 0.5).astype(int)
+    keep_full = (keep_from[np.clip(source_row, 0, small_shape[0] - 1)] + 0.5) / scale - 0.5
     cols = np.arange(shape[1])[None, :]
     medial = cols < keep_full[:, None] if out > 0 else cols > keep_full[:, None]
     return lung & ~medial
