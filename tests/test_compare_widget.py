@@ -168,3 +168,62 @@ def test_the_radiograph_header_follows_the_renamed_overlay(make_napari_viewer, i
     assert "against 'other source'" in header.header_view.toPlainText()
     ov.name = "my map"  # a rename in the layer list too
     assert header.header_view.toPlainText().splitlines()[0] == "my map"
+
+
+def _notifications(monkeypatch) -> list[str]:
+    """Every napari notification the widget shows (errors and warnings)."""
+    shown: list[str] = []
+    monkeypatch.setattr("napari_xray_synth.plugin.workers.show_error", shown.append)
+    monkeypatch.setattr("napari_xray_synth.plugin.widgets.compare.show_warning", shown.append)
+    return shown
+
+
+def test_films_of_different_sizes_are_not_compared_unasked(make_napari_viewer, rng, monkeypatch):
+    """Opening a 440 x 440 and a 1024 x 1024 film (here 44 and 96) gives no error for a
+    comparison nobody asked for: the label says why B stays empty, also after a scale change."""
+    monkeypatch.setenv("XRAY_SYNTH_SYNC", "1")
+    shown = _notifications(monkeypatch)
+    viewer = make_napari_viewer()
+    w = CompareWidget(viewer)
+    viewer.window.add_dock_widget(w)
+    small = viewer.add_image(rng.random((44, 44)), name="small", scale=(0.35, 0.35))
+    big = viewer.add_image(rng.random((96, 96)), name="big", scale=(0.35, 0.35))
+    w._timer.timeout.emit()
+    assert w.layer_a.value is small and w.layer_b.value is None
+    assert "no other image layer is 44 x 44 like 'small'" in w.values.value
+    big.scale = (0.41, 0.41)  # "Set pixel size" on one of them
+    small.scale = (0.2, 0.2)
+    w._timer.timeout.emit()
+    # the user picks the mismatched pair: the label says why, no pop-up while it updates live
+    w.layer_b.value = big
+    w._timer.timeout.emit()
+    assert "cannot compare" in w.values.value and "44 x 44" in w.values.value
+    assert shown == []
+    assert not [lay for lay in viewer.layers if lay.name.startswith(OVERLAY_NAME)]
+    # an explicit refresh (a script's "compare now") still notifies
+    assert w.refresh() is None
+    assert len(shown) == 1 and "96 x 96" in shown[0]
+
+
+def test_the_automatic_pair_is_of_one_size(make_napari_viewer, rng, monkeypatch):
+    """With films of several sizes open, A and B are a variant and its source (one size)."""
+    monkeypatch.setenv("XRAY_SYNTH_SYNC", "1")
+    shown = _notifications(monkeypatch)
+    viewer = make_napari_viewer()
+    source = viewer.add_image(rng.random((64, 72)), name="source")
+    v1 = viewer.add_image(
+        rng.random((64, 72)), name="v1", metadata={"xray_synth": {"synthetic": True}}
+    )
+    v2 = viewer.add_image(
+        rng.random((64, 72)), name="v2", metadata={"xray_synth": {"synthetic": True}}
+    )
+    viewer.add_image(rng.random((30, 30)), name="other film")  # top-most, no partner
+    viewer.add_image(rng.random((8, 30, 30)), name="a stack")
+    w = CompareWidget(viewer)
+    assert (w.layer_a.value, w.layer_b.value) == (v2, source)
+    w._timer.timeout.emit()
+    assert w.last_result is not None and shown == []
+    # the user's own A is kept; B follows it when emptied
+    w.layer_a.value = v1
+    viewer.layers.remove(source)
+    assert w.layer_a.value is v1 and w.layer_b.value is v2

@@ -75,6 +75,41 @@ def overlay_metadata(map_kind: str, a_layer: Any, b_layer: Any) -> dict[str, Any
     return {META_KEY: {"compare": compared, **grid}}
 
 
+def _plane_shape(layer: Any) -> tuple[int, ...] | None:
+    """A layer's image shape when it is one 2-D greyscale image, else None."""
+    if getattr(layer, "rgb", False):
+        return None
+    shape = tuple(np.shape(layer.data))
+    return shape if len(shape) == 2 else None
+
+
+def _synthetic(layer: Any) -> bool:
+    return bool(dict(getattr(layer, "metadata", {}) or {}).get(META_KEY, {}).get("synthetic"))
+
+
+def pick_partner(layer: Any, images: list[Any]) -> Any | None:
+    """The first of ``images`` (top-most first) other than ``layer`` with its 2-D shape,
+    preferring a film to a synthetic variant (a variant is compared with its source)."""
+    shape = _plane_shape(layer)
+    if shape is None:
+        return None
+    same = [lay for lay in images if lay is not layer and _plane_shape(lay) == shape]
+    films = [lay for lay in same if not _synthetic(lay)]
+    return (films or same or [None])[0]
+
+
+def pick_pair(images: list[Any]) -> tuple[Any | None, Any | None]:
+    """A and B to compare when the user has chosen neither: the top-most layer that has a
+    partner of its shape (see :func:`pick_partner`) and that partner; else the top-most
+    comparable layer and None."""
+    comparable = [lay for lay in images if _plane_shape(lay) is not None]
+    for layer in comparable:
+        partner = pick_partner(layer, comparable)
+        if partner is not None:
+            return layer, partner
+    return (comparable[0] if comparable else None), None
+
+
 class CompareWidget(Container):
     """Compare image A (a variant, a denoised image) with image B (its source).
 
@@ -123,6 +158,7 @@ class CompareWidget(Container):
         self.native.layout().addWidget(ScrollBody(self.form.native))
         self.last_result: dict[str, Any] | None = None
         self.last_update_s: float | None = None
+        self._scale_note = ""
         self._watched: list[Any] = []
         self._overlay_was_visible = True
 
@@ -133,6 +169,9 @@ class CompareWidget(Container):
         self._worker: Any = None
         self._pending = False
         self._warned_scales: tuple[Any, ...] | None = None
+        # the layers _auto_pick put in A and B (by the combo's id): a value other than these is
+        # the user's own choice, which is kept
+        self._auto: dict[int, Any] = {}
 
         for combo in (self.layer_a, self.layer_b, self.lesion):
             combo.changed.connect(self._on_selection)
@@ -173,14 +212,40 @@ class CompareWidget(Container):
                 self.overlay = None
             return
         self.reset_choices()
-        # a sensible default pair: the two top-most image layers
-        images = [lay for _, lay in self._image_choices()]
-        if self.layer_a.value is None and len(images) >= 1:
-            self.layer_a.value = images[-1]
-        if self.layer_b.value is None and len(images) >= 2:
-            self.layer_b.value = next(
-                lay for lay in reversed(images) if lay is not self.layer_a.value
-            )
+        self._auto_pick()
+
+    def _user_picked(self, combo: ComboBox) -> bool:
+        """True when the combo holds a layer the user chose (not one :meth:`_auto_pick` set)."""
+        return combo.value is not None and combo.value is not self._auto.get(id(combo))
+
+    def _set_auto(self, combo: ComboBox, layer: Any) -> None:
+        self._auto[id(combo)] = layer
+        combo.value = layer
+
+    def _auto_pick(self) -> None:
+        """Fill an empty A or B with a layer that can be compared with the other.
+
+        Nobody asked for this comparison, so only a pair of one shape is picked (the top-most
+        such pair, B a film rather than another variant); with none, B stays empty and the
+        values label says why. A pair that is complete, or a layer the user chose, is kept.
+        """
+        a, b = self.layer_a.value, self.layer_b.value
+        if a is not None and b is not None:
+            return
+        images = list(reversed([lay for _, lay in self._image_choices()]))  # top-most first
+        if self._user_picked(self.layer_a) or self._user_picked(self.layer_b):
+            combo, chosen = (self.layer_b, a) if a is not None else (self.layer_a, b)
+            partner = pick_partner(chosen, images)
+            if partner is not None:
+                self._set_auto(combo, partner)
+            return
+        pick_a, pick_b = pick_pair(images)
+        if pick_b is None:
+            if a is None and pick_a is not None:
+                self._set_auto(self.layer_a, pick_a)
+            return
+        self._set_auto(self.layer_a, pick_a)
+        self._set_auto(self.layer_b, pick_b)
 
     # ----- watching the layers --------------------------------------------------------------
     def _unwatch(self) -> None:
@@ -211,11 +276,19 @@ class CompareWidget(Container):
             self._disconnect_all()
 
     # ----- the update -----------------------------------------------------------------------
-    def _inputs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, str] | None:
-        """The arrays to compare, checked; None (with a message) when they cannot be compared."""
+    def _inputs(
+        self, notify: bool = True
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, str] | None:
+        """The arrays to compare, checked; None when they cannot be compared.
+
+        Why not is written in the values label; with ``notify`` (an explicit
+        :meth:`refresh`) it is also a notification. The live updates, which run for pairs
+        nobody asked to compare (picked automatically, or a layer's metadata changed), stay
+        quiet: the label is where the user looks for the figures.
+        """
         a_layer, b_layer = self.layer_a.value, self.layer_b.value
         if a_layer is None or b_layer is None:
-            self.values.value = "choose two image layers"
+            self.values.value = self._missing_text(a_layer, b_layer)
             return None
         try:
             a = self._plane(a_layer)
@@ -235,61 +308,87 @@ class CompareWidget(Container):
                         f"labels layer {self.lesion.value.name!r}",
                     )
         except InputError as exc:
-            self._fail(exc)
+            self._fail(exc, notify)
             return None
         pair = (id(a_layer), id(b_layer), tuple(a_layer.scale), tuple(b_layer.scale))
         scales_differ = not np.allclose(
             np.asarray(a_layer.scale)[-2:], np.asarray(b_layer.scale)[-2:]
         )
-        if scales_differ and pair != self._warned_scales:
-            self._warned_scales = pair  # once per pair, not on every edit
-            show_warning(
+        self._scale_note = ""
+        if scales_differ:
+            self._scale_note = (
                 f"layers {a_layer.name!r} and {b_layer.name!r} have different scales "
                 f"({_scale_text(a_layer.scale)} and {_scale_text(b_layer.scale)}): compared "
                 "pixel by pixel"
             )
+            if notify and pair != self._warned_scales:
+                self._warned_scales = pair  # once per pair, not on every edit
+                show_warning(self._scale_note)
         return a, b, mask, MAP_CHOICES[self.map_kind.value]
 
-    def _fail(self, exc: BaseException) -> None:
+    def _missing_text(self, a_layer: Any, b_layer: Any) -> str:
+        """What the values label says while A or B is empty: why, when no layer would do."""
+        chosen = a_layer if a_layer is not None else b_layer
+        images = [lay for _, lay in self._image_choices() if lay is not chosen]
+        shape = None if chosen is None else _plane_shape(chosen)
+        if shape is None or not images or pick_partner(chosen, images) is not None:
+            return "choose two image layers"
+        return (
+            f"choose {'B' if a_layer is not None else 'A'}: no other image layer is "
+            f"{shape[0]} x {shape[1]} like {chosen.name!r} (compare needs two images of one "
+            "size)"
+        )
+
+    def _fail(self, exc: BaseException, notify: bool = True) -> None:
         self.values.value = f"cannot compare: {exc}"
         self.last_result = None
-        notify_error(exc, "compare")
+        if notify:
+            notify_error(exc, "compare")
 
     def _apply(self, res: dict[str, Any], t0: float) -> dict[str, Any] | None:
         a_layer = self.layer_a.value
         if a_layer is None:
             return None
         self._show_overlay(res, a_layer)
-        self.values.value = format_result(res)
+        self.values.value = format_result(res) + (
+            f"\nnote: {self._scale_note}" if self._scale_note else ""
+        )
         self.last_result = {k: v for k, v in res.items() if k != "map"}
         self.last_update_s = time.perf_counter() - t0
         return self.last_result
 
-    def refresh(self) -> dict[str, Any] | None:
-        """Compute the figures and the overlay now, in this thread; returns the figures."""
+    def refresh(self, notify: bool = True) -> dict[str, Any] | None:
+        """Compute the figures and the overlay now, in this thread; returns the figures.
+
+        Parameters
+        ----------
+        notify : bool
+            Also say in a notification why A and B cannot be compared (the values label
+            always says it); the live updates pass False.
+        """
         self._timer.stop()
         t0 = time.perf_counter()
-        inputs = self._inputs()
+        inputs = self._inputs(notify)
         if inputs is None:
             return None
         a, b, mask, kind = inputs
         try:
             res = compare(a, b, mask=mask, data_range=None, map_kind=kind)
         except InputError as exc:
-            self._fail(exc)
+            self._fail(exc, notify)
             return None
         return self._apply(res, t0)
 
     def _on_timer(self) -> None:
         """The debounced update: in a worker thread, so that painting and typing stay smooth."""
         if run_synchronously():
-            self.refresh()
+            self.refresh(notify=False)
             return
         if self._worker is not None:
             self._pending = True  # one more pass when the running one ends
             return
         t0 = time.perf_counter()
-        inputs = self._inputs()
+        inputs = self._inputs(notify=False)
         if inputs is None:
             return
         a, b, mask, kind = inputs
@@ -303,7 +402,8 @@ class CompareWidget(Container):
 
         worker = work()
         worker.returned.connect(lambda res: self._apply(res, t0))
-        worker.errored.connect(self._fail)
+        # a live update: input errors go to the label only, as in _inputs
+        worker.errored.connect(lambda exc: self._fail(exc, not isinstance(exc, InputError)))
         worker.finished.connect(self._worker_done)
         self._worker = worker
         worker.start()
