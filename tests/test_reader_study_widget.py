@@ -220,3 +220,30 @@ def test_8bit_real_and_float_synthetic_films_give_no_tell(make_napari_viewer, tm
     # the plugin's other layers are in mm: a study layer in pixels beside them made napari
     # drop the units of all and warn on every layer added after
     assert reference["scale"] == (0.35, 0.35) and reference["units"] == ("millimeter",) * 2
+
+
+def test_other_layers_are_hidden_while_a_study_runs(make_napari_viewer, study_folder, rng):
+    """A larger film open beneath would show around the study image: hidden during the study,
+    shown again when it ends (and when the widget closes half-way), as the user left them."""
+    viewer = make_napari_viewer()
+    film = viewer.add_image(rng.random((200, 240)), name="hip film", scale=(0.35, 0.35))
+    points = viewer.add_points([[10, 10]], name="marks", scale=(0.35, 0.35))
+    off = viewer.add_image(rng.random((20, 20)), name="already hidden", visible=False)
+    w = _open(None, viewer, study_folder)
+    (study_layer,) = [lay for lay in viewer.layers if lay.name == LAYER_NAME]
+    assert study_layer.visible
+    assert not film.visible and not points.visible and not off.visible
+    for _ in PLAN:
+        w.give("answer", "real")
+        w.give("realism", 3)
+    assert w.study.finished and not [lay for lay in viewer.layers if lay.name == LAYER_NAME]
+    assert film.visible and points.visible and not off.visible
+
+    # a study closed half-way gives the layers back too
+    w2 = ReaderStudyWidget(viewer)
+    w2.folder.setText(str(study_folder))
+    w2.reader.setText("reader-2")
+    w2.start()
+    assert not film.visible
+    w2.close()
+    assert film.visible and points.visible and not off.visible

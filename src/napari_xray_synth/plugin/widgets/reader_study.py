@@ -66,6 +66,8 @@ class ReaderStudyWidget(QWidget):
         self.pending_answer: str | None = None
         self.pending_realism: int | None = None
         self._bound: dict[Any, list[tuple[str, Any]]] = {}
+        # the user's layers hidden while a study runs, shown again when it ends or stops
+        self._hidden: list[Any] = []
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
 
         self.folder = QLineEdit()
@@ -146,10 +148,26 @@ class ReaderStudyWidget(QWidget):
             left = [lay for lay in self.viewer.layers if lay.name == LAYER_NAME]
             self.layer = left[0] if left and isinstance(left[0], Image) else None
         self.summary.setPlainText("")
+        self._hide_others()
         self._bind_keys()
         self._set_running(True)
         self.setFocus()
         self._show_current()
+
+    def _hide_others(self) -> None:
+        """Hide the user's other layers: a larger film beneath would show around the study image
+        (and its size and name give the study image's away)."""
+        for layer in self.viewer.layers:
+            if layer is not self.layer and layer.name != LAYER_NAME and layer.visible:
+                layer.visible = False
+                self._hidden.append(layer)
+
+    def restore_layers(self) -> None:
+        """Show again the layers the study hid (those still open), as they were before it."""
+        for layer in self._hidden:
+            if layer in self.viewer.layers:
+                layer.visible = True
+        self._hidden = []
 
     # ----- keys -----------------------------------------------------------------------------
     def _key_handlers(self) -> list[tuple[str, Any]]:
@@ -193,8 +211,9 @@ class ReaderStudyWidget(QWidget):
         super().keyPressEvent(event)
 
     def closeEvent(self, event: Any) -> None:
-        """Unbind the keys when the widget closes."""
+        """Unbind the keys and show the hidden layers again when the widget closes."""
         self.unbind_keys()
+        self.restore_layers()
         super().closeEvent(event)
 
     def hideEvent(self, event: Any) -> None:
@@ -250,6 +269,7 @@ class ReaderStudyWidget(QWidget):
                 "reader study",
             )
             self.unbind_keys()
+            self.restore_layers()
             self._set_running(False)
             return
         # every image on one grid, uint8 0..255 (contrast at its min-max, as before): neither
@@ -286,6 +306,7 @@ class ReaderStudyWidget(QWidget):
         if self.layer is not None and self.layer in self.viewer.layers:
             self.viewer.layers.remove(self.layer)
         self.layer = None
+        self.restore_layers()
         self.choice.setText("study finished: thank you")
         self.summary.setPlainText(format_summary(self.study.results()))
 
