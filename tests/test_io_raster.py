@@ -118,6 +118,35 @@ def test_write_png_16bit(tmp_path):
     assert back.spacing == pytest.approx((0.2, 0.2), abs=1e-4)
 
 
+@pytest.mark.parametrize("mm", [0.2, 0.41, 0.168, 0.143, (0.25, 0.143)])
+def test_png_spacing_reads_back_as_written(tmp_path, mm):
+    """pHYs holds whole pixels per metre: the spacing reads back as the decimal written (0.2,
+    not 0.19999999999999998), rows and columns apart, named as the PNG's pHYs chunk."""
+    spacing = mm if isinstance(mm, tuple) else (mm, mm)
+    rg = Radiograph(np.zeros((8, 8), np.float32), spacing=spacing)
+    back = read_radiograph(write_image(rg, tmp_path / "o.png"))
+    assert back.spacing == spacing
+    assert back.spacing_source == "PNG pHYs chunk"
+
+
+def test_png_default_dpi_is_not_a_spacing(tmp_path):
+    Image.fromarray(_grad(np.uint8)).save(tmp_path / "d.png", dpi=(72, 72))
+    rg = read_radiograph(tmp_path / "d.png")
+    assert rg.spacing is None and "72 dpi looks like a software default" in rg.spacing_source
+
+
+def test_tiff_without_spacing_says_so(tmp_path):
+    """The project's own TIFFs without a spacing (tifffile's 1 x 1 "no unit")."""
+    back = read_radiograph(
+        write_image(Radiograph(np.zeros((8, 8), np.float32)), tmp_path / "o.tif")
+    )
+    assert back.spacing is None
+    assert (
+        back.spacing_source
+        == "unknown: no pixel size in the file (its resolution tags have no unit)"
+    )
+
+
 def test_write_refuses_bad_suffix_and_window(tmp_path):
     rg = Radiograph(np.zeros((4, 4), np.float32))
     with pytest.raises(InputError, match=r"use \.tif, \.tiff or \.png"):

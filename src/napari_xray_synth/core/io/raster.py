@@ -73,10 +73,37 @@ def _spacing_from_resolution(
         return None, "unknown: no resolution in the file"
     per_mm = {"inch": 25.4, "cm": 10.0, "m": 1000.0}.get(unit)
     if per_mm is None:
-        return None, "unknown: resolution without a unit"
+        # tifffile's default when no size is given: 1 x 1 per "no unit"
+        return None, "unknown: no pixel size in the file (its resolution tags have no unit)"
     if unit == "inch" and xres == yres and xres in _DEFAULT_DPI:
         return None, f"unknown: {xres:g} dpi looks like a software default, not a detector pitch"
     return (per_mm / yres, per_mm / xres), f"resolution tags ({unit})"
+
+
+def _png_spacing(dpi: tuple[float, float]) -> tuple[tuple[float, float] | None, str]:
+    """Pixel spacing (row, col) in mm from Pillow's ``dpi`` of a PNG, or None with the reason.
+
+    The pHYs chunk holds whole pixels per metre (Pillow shows them per inch): each spacing is
+    the shortest decimal that gives the same whole number back (0.2, not 0.19999999999999998;
+    0.168, not 0.16801), as the writers wrote it.
+    """
+    per_m = [round(float(v) / 0.0254) for v in dpi]  # x (columns), y (rows)
+    if min(per_m) <= 0:
+        return None, "unknown: no resolution in the file"
+    if per_m[0] == per_m[1] and per_m[0] in {round(d / 0.0254) for d in _DEFAULT_DPI}:
+        dpi_text = f"{per_m[0] * 0.0254:.0f}"
+        return None, f"unknown: {dpi_text} dpi looks like a software default, not a detector pitch"
+    return (_mm_per_pixel(per_m[1]), _mm_per_pixel(per_m[0])), "PNG pHYs chunk"
+
+
+def _mm_per_pixel(per_metre: int) -> float:
+    """The shortest decimal mm per pixel that rounds back to ``per_metre`` pixels per metre."""
+    exact = 1000.0 / per_metre
+    for decimals in range(1, 10):
+        mm = round(exact, decimals)
+        if mm > 0 and round(1000.0 / mm) == per_metre:
+            return mm
+    return exact
 
 
 # ---------------------------------------------------------------------------------------- TIFF
@@ -186,7 +213,9 @@ def read_pil(path: str | Path) -> list[Radiograph]:
         data = data.astype(np.uint16)  # PNG holds at most 16 bits; Pillow may widen them
     image, params = to_unit_range(data, p)
     spacing, source = (None, "unknown: no resolution in the file")
-    if dpi:
+    if dpi and fmt == "PNG":
+        spacing, source = _png_spacing(dpi)
+    elif dpi:
         spacing, source = _spacing_from_resolution(float(dpi[0]), float(dpi[1]), "inch")
     params.update(format=fmt, mode=mode, dtype=str(data.dtype))
     header = {
