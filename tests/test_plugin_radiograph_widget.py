@@ -117,3 +117,17 @@ def test_a_png_gets_a_pixel_size_that_synthesis_reads(make_napari_viewer):
     rg = radiograph_from_layer(layer)
     assert rg.spacing == (0.143, 0.143) and rg.spacing_source == "set in napari"
     assert "0.143" in widget.header_view.toPlainText()
+
+
+def test_header_labels_an_unknown_spacing():
+    """A film without a pixel size: the line says what it is about ("spacing: unknown ...")."""
+    from napari_xray_synth.plugin.widgets.radiograph import header_text
+
+    meta = {"spacing_source": "unknown: no resolution in the file", "spacing_assumed_mm": 0.35}
+    lines = header_text(meta, "film").splitlines()
+    assert "spacing: unknown: no resolution in the file" in lines
+    assert "shown at an assumed 0.35 mm per pixel: set the pixel size" in lines
+    assert (
+        "spacing: 0.2 x 0.2 mm (file)"
+        in header_text({"spacing_mm": [0.2, 0.2], "spacing_source": "file"}, "dcm").splitlines()
+    )

@@ -75,7 +75,11 @@ def header_text(meta: dict[str, Any], name: str) -> str:
             lines.append(f"{key.replace('_', ' ')}: {header[key]}")
     spacing = meta.get("spacing_mm")
     source = meta.get("spacing_source", "unknown")
-    lines.append(f"spacing: {spacing[0]:g} x {spacing[1]:g} mm ({source})" if spacing else source)
+    lines.append(
+        f"spacing: {spacing[0]:g} x {spacing[1]:g} mm ({source})"
+        if spacing
+        else f"spacing: {source}"
+    )
     if not spacing and meta.get(ASSUMED_KEY):
         lines.append(f"shown at an assumed {meta[ASSUMED_KEY]:g} mm per pixel: set the pixel size")
     for w in meta.get("windows") or []:
