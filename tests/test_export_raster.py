@@ -117,3 +117,39 @@ def test_exported_images_and_masks_carry_the_pixel_spacing(tmp_path, rng, fmt):
             assert 10.0 * den / num == pytest.approx(0.143)
     row = read_manifest(tmp_path)[0]
     assert (float(row["spacing_row_mm"]), float(row["spacing_col_mm"])) == (0.25, 0.143)
+
+
+def test_manifest_records_the_assumed_spacing_apart_from_the_films(tmp_path, rng):
+    """A variant of a film without a pixel size: size_mm was drawn at an assumed 0.35 mm, which
+    the manifest says (spacing_assumed_mm) without writing it as the film's spacing; a film
+    with its own spacing leaves the column empty."""
+    shape = (40, 30)
+    cond = Condition("mass", (20, 15), 50.0, 0.5, shape_seed=1)
+    params = {"method": "gan", "spacing_mm": 0.35, "spacing_assumed_mm": 0.35}
+    assumed = Radiograph(rng.random(shape, dtype=np.float32)).derive(
+        rng.random(shape, dtype=np.float32),
+        Provenance("synthesize", params, seed=3),
+        synthetic=True,
+    )
+    own, own_cond, own_mask = synthetic(rng)
+    items = [
+        ExportItem("assumed", assumed, label_mask([cond], shape, (0.35, 0.35)), (cond,)),
+        ExportItem("own", own, own_mask, (own_cond,)),
+        # a plain film shown at the assumed size in napari (no synthesis step says so)
+        ExportItem(
+            "film", Radiograph(rng.random(shape, dtype=np.float32)), spacing_assumed_mm=0.35
+        ),
+    ]
+    export_dataset(items, tmp_path, "png")
+    rows = {r["id"]: r for r in read_manifest(tmp_path)}
+    row = rows["assumed"]
+    assert (row["size_mm"], row["spacing_assumed_mm"]) == ("50", "0.35")
+    assert row["spacing_row_mm"] == row["spacing_col_mm"] == ""
+    assert rows["film"]["spacing_assumed_mm"] == "0.35" and rows["film"]["spacing_row_mm"] == ""
+    assert rows["own"]["spacing_assumed_mm"] == "" and rows["own"]["spacing_row_mm"] == "0.7"
+    # nothing writes the assumption as the film's pixel size
+    from napari_xray_synth.core.io import read_radiograph
+
+    assert read_radiograph(tmp_path / row["file"]).spacing is None
+    saved = {r["id"]: r for r in json.loads((tmp_path / "manifest.json").read_text())}
+    assert saved["assumed"]["spacing_assumed_mm"] == 0.35

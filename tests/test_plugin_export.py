@@ -283,3 +283,43 @@ def test_long_mask_names_keep_their_film_and_their_end(make_napari_viewer, rng):
     assert combo.currentText() == f"{film} nodule mask"  # the whole name is what is exported
     assert combo.toolTip().startswith(f"{film} nodule mask")
     assert widget.table.textElideMode() == Qt.TextElideMode.ElideMiddle
+
+
+def test_export_widget_manifest_says_the_assumed_spacing(
+    make_napari_viewer, tmp_path, rng, monkeypatch
+):
+    """A variant of a film without a pixel size, and that film with painted lesions: the
+    manifest records the 0.35 mm they were shown and drawn at, apart from their spacing."""
+    from napari_xray_synth.plugin.widgets.export import ExportWidget
+
+    monkeypatch.setenv(workers.SYNC_ENV, "1")
+    viewer = make_napari_viewer()
+    shape = (48, 40)
+    film = Radiograph(rng.random(shape, dtype=np.float32))
+    cond = Condition("consolidation", (24, 20), 50.0, 0.6, shape_seed=2)
+    params = {"method": "gan", "spacing_mm": 0.35, "spacing_assumed_mm": 0.35}
+    variant = film.derive(
+        rng.random(shape, dtype=np.float32),
+        Provenance("synthesize", params, seed=5),
+        synthetic=True,
+    )
+    film_layer = _add(viewer, image_layer_tuple(film, "film"))
+    _add(viewer, image_layer_tuple(variant, "film v0"))
+    mask = label_mask([cond], shape, (0.35, 0.35))
+    _add(
+        viewer,
+        labels_layer_tuple(
+            mask, "film v0 mask", None, {"conditions": [cond.to_dict()], "variants": ["film v0"]}
+        ),
+    )
+    lesions = _add(viewer, annotation_layer_tuple(film_layer))
+    lesions.data[5:10, 5:10] = 2
+    widget = ExportWidget(viewer)
+    widget.folder.setText(str(tmp_path / "set"))
+    widget.format.setCurrentText("png")
+    widget.export()
+    rows = {r["id"]: r for r in read_manifest(tmp_path / "set")}
+    assert rows["film_v0"]["size_mm"] == "50"
+    for row in rows.values():
+        assert row["spacing_assumed_mm"] == "0.35"
+        assert row["spacing_row_mm"] == row["spacing_col_mm"] == ""

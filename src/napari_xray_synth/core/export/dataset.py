@@ -43,6 +43,9 @@ class ExportItem:
         The conditions of a synthetic variant.
     seed : int, optional
         The variant's seed.
+    spacing_assumed_mm : float, optional
+        For a film without a pixel size, the one it was shown at (the manifest's
+        ``spacing_assumed_mm``; never written as its spacing).
     """
 
     name: str
@@ -50,6 +53,7 @@ class ExportItem:
     mask: np.ndarray | None = None
     conditions: tuple[Condition, ...] = field(default_factory=tuple)
     seed: int | None = None
+    spacing_assumed_mm: float | None = None
 
 
 def safe_name(name: str) -> str:
@@ -112,6 +116,7 @@ def write_item(
         fmt=fmt,
         deidentified=deidentify,
         painted=painted_pathologies(item.mask) if item.mask is not None else (),
+        spacing_assumed_mm=item.spacing_assumed_mm,
     )
 
 

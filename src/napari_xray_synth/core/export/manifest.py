@@ -28,6 +28,9 @@ BASE_COLUMNS = (
     "deidentified",
     "spacing_row_mm",
     "spacing_col_mm",
+    # a film without a pixel size: the one it was shown and synthesized at (size_mm / this =
+    # pixels); empty for a film with its own spacing, and never written as the film's spacing
+    "spacing_assumed_mm",
 )
 CONDITION_COLUMNS = (
     "center_row",
@@ -54,6 +57,16 @@ def generation_step(rg: Radiograph) -> dict[str, Any]:
     return {"method": "", "model_id": "", "model_sha256": "", "seed": None}
 
 
+def assumed_spacing(rg: Radiograph) -> float | None:
+    """The pixel size assumed for ``rg`` (a film without one) by its last step that recorded
+    one (synthesis: ``spacing_assumed_mm``), else None."""
+    for step in reversed(rg.provenance):
+        value = step.parameters.get("spacing_assumed_mm")
+        if value:
+            return float(value)
+    return None
+
+
 def manifest_row(
     item_id: str,
     rg: Radiograph,
@@ -65,6 +78,7 @@ def manifest_row(
     deidentified: bool = True,
     source: str | None = None,
     painted: Sequence[str] = (),
+    spacing_assumed_mm: float | None = None,
 ) -> dict[str, Any]:
     """One manifest row. Several conditions are joined with ';' in each condition column.
 
@@ -89,6 +103,9 @@ def manifest_row(
     painted : sequence of str
         Pathologies painted in the mask of an image with no conditions (an annotated film):
         the ``pathology`` column lists them.
+    spacing_assumed_mm : float, optional
+        The pixel size a film without one was shown at (napari); by default the one its
+        synthesis assumed (:func:`assumed_spacing`). Ignored when ``rg`` has a spacing.
     """
     gen = generation_step(rg)
     row: dict[str, Any] = {
@@ -106,7 +123,11 @@ def manifest_row(
         "deidentified": bool(deidentified),
         "spacing_row_mm": rg.spacing[0] if rg.spacing else "",
         "spacing_col_mm": rg.spacing[1] if rg.spacing else "",
+        "spacing_assumed_mm": "",
     }
+    if not rg.spacing:
+        assumed = spacing_assumed_mm or assumed_spacing(rg)
+        row["spacing_assumed_mm"] = "" if assumed is None else float(assumed)
     dicts = [c.to_dict() for c in conditions]
     for col in CONDITION_COLUMNS:
         row[col] = ";".join("" if d[col] is None else _fmt(d[col]) for d in dicts)

@@ -39,8 +39,10 @@ from napari_xray_synth.core.conditions import LABELS, PATHOLOGIES, Condition
 from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.export import FORMATS, ExportItem, export_dataset
 from napari_xray_synth.plugin.layers import (
+    ASSUMED_KEY,
     META_KEY,
     annotation_layer_tuple,
+    grid_metadata,
     layer_kind,
     radiograph_from_layer,
 )
@@ -115,7 +117,9 @@ def export_item(image_layer: Any, labels_layer: Any | None) -> ExportItem:
         if mask.size and (mask.min() < 0 or mask.max() > 255):
             raise InputError("holds labels outside 0..255", name)
     conds, seed = _conditions_and_seed(image_layer, labels_layer)  # the variant's own seed first
-    return ExportItem(image_layer.name, rg, mask, conds, seed)
+    # the manifest says at which assumed pixel size a film without one was shown and painted
+    assumed = grid_metadata(image_layer).get(ASSUMED_KEY)
+    return ExportItem(image_layer.name, rg, mask, conds, seed, assumed)
 
 
 class ExportWidget(QWidget):
