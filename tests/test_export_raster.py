@@ -132,7 +132,10 @@ def test_manifest_records_the_assumed_spacing_apart_from_the_films(tmp_path, rng
         synthetic=True,
     )
     own, own_cond, own_mask = synthetic(rng)
+    # the pixel size set after the synthesis: the lesion was still drawn at 0.35 mm
+    set_later = assumed.with_spacing((0.41, 0.41), "set in napari")
     items = [
+        ExportItem("set_later", set_later, None, (cond,)),
         ExportItem("assumed", assumed, label_mask([cond], shape, (0.35, 0.35)), (cond,)),
         ExportItem("own", own, own_mask, (own_cond,)),
         # a plain film shown at the assumed size in napari (no synthesis step says so)
@@ -147,6 +150,10 @@ def test_manifest_records_the_assumed_spacing_apart_from_the_films(tmp_path, rng
     assert row["spacing_row_mm"] == row["spacing_col_mm"] == ""
     assert rows["film"]["spacing_assumed_mm"] == "0.35" and rows["film"]["spacing_row_mm"] == ""
     assert rows["own"]["spacing_assumed_mm"] == "" and rows["own"]["spacing_row_mm"] == "0.7"
+    assert (rows["set_later"]["spacing_row_mm"], rows["set_later"]["spacing_assumed_mm"]) == (
+        "0.41",
+        "0.35",
+    )
     # nothing writes the assumption as the film's pixel size
     from napari_xray_synth.core.io import read_radiograph
 

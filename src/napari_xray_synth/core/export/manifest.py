@@ -28,8 +28,8 @@ BASE_COLUMNS = (
     "deidentified",
     "spacing_row_mm",
     "spacing_col_mm",
-    # a film without a pixel size: the one it was shown and synthesized at (size_mm / this =
-    # pixels); empty for a film with its own spacing, and never written as the film's spacing
+    # the pixel size assumed for a film without one, which its lesions were synthesized (and it
+    # shown) at: size_mm / this = pixels. Never written as the film's spacing
     "spacing_assumed_mm",
 )
 CONDITION_COLUMNS = (
@@ -104,8 +104,9 @@ def manifest_row(
         Pathologies painted in the mask of an image with no conditions (an annotated film):
         the ``pathology`` column lists them.
     spacing_assumed_mm : float, optional
-        The pixel size a film without one was shown at (napari); by default the one its
-        synthesis assumed (:func:`assumed_spacing`). Ignored when ``rg`` has a spacing.
+        The pixel size a film without one was shown at (napari), used when ``rg`` has no
+        spacing. The one its synthesis assumed (:func:`assumed_spacing`) comes first: its
+        ``size_mm`` was drawn at it, even if a pixel size was set afterwards.
     """
     gen = generation_step(rg)
     row: dict[str, Any] = {
@@ -125,9 +126,9 @@ def manifest_row(
         "spacing_col_mm": rg.spacing[1] if rg.spacing else "",
         "spacing_assumed_mm": "",
     }
-    if not rg.spacing:
-        assumed = spacing_assumed_mm or assumed_spacing(rg)
-        row["spacing_assumed_mm"] = "" if assumed is None else float(assumed)
+    assumed = assumed_spacing(rg) or (None if rg.spacing else spacing_assumed_mm)
+    if assumed:
+        row["spacing_assumed_mm"] = float(assumed)
     dicts = [c.to_dict() for c in conditions]
     for col in CONDITION_COLUMNS:
         row[col] = ";".join("" if d[col] is None else _fmt(d[col]) for d in dicts)
