@@ -1,6 +1,7 @@
 """The CLI dispatcher: user errors are one line on stderr and a non-zero exit, never a traceback."""
 
 import argparse
+import os
 import subprocess
 import sys
 
@@ -89,3 +90,20 @@ def test_more_user_errors_are_one_line(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and word in err[0] and "Traceback" not in err[0], err
     assert not (tmp_path / "sim").exists() and not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("value", ["abc", "", "99999999999999999", "-5", "1.5"])
+def test_a_bad_source_date_epoch_is_one_line_not_numpys_traceback(value):
+    # numpy's f2py reads it with int() when scipy is imported: the check must come first
+    env = {**os.environ, "SOURCE_DATE_EPOCH": value}
+    out = subprocess.run(
+        [sys.executable, "-m", "napari_xray_synth.cli", "info", "x.dcm"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("xray-synth: error: SOURCE_DATE_EPOCH must be a whole number")
+    assert repr(value) in lines[0]

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from napari_xray_synth import __version__
 from napari_xray_synth.core.errors import XraySynthError
 from napari_xray_synth.core.progress import Cancelled
+from napari_xray_synth.core.radiograph import source_date_epoch
 
 PROG = "xray-synth"
 GROUPS = {
@@ -67,6 +68,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     User errors print one line and exit non-zero; there is no traceback for them.
     """
+    try:
+        # before the subcommands import scipy: numpy's f2py would raise on a bad value there
+        source_date_epoch()
+    except XraySynthError as exc:
+        return fail(str(exc))
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
