@@ -98,4 +98,6 @@ def test_out_of_range_or_empty_is_one_line_and_writes_nothing(
     rc = main([args[0], png16, str(out), *args[1:]])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and message in err, err
+    # named as argparse names its own errors for the subcommand
+    assert err.startswith(f"xray-synth {args[0]}: error: "), err
     assert not out.exists()

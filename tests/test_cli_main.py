@@ -50,6 +50,24 @@ def test_errors_are_one_line(monkeypatch, capsys, exc, code, line):
     assert capsys.readouterr().err.strip() == line
 
 
+@pytest.mark.parametrize(
+    ("names", "prog"),
+    [
+        ({"command": "denoise"}, "xray-synth denoise"),
+        ({"command": "train", "train_what": "gan"}, "xray-synth train gan"),
+    ],
+)
+def test_errors_name_the_subcommand_as_argparse_does(monkeypatch, capsys, names, prog):
+    class Named(_OneCommand):
+        def parse_args(self, argv):
+            return argparse.Namespace(**vars(super().parse_args(argv)), **names)
+
+    err = InputError("--strength 25 is out of range")
+    monkeypatch.setattr("napari_xray_synth.cli.build_parser", lambda: Named(err))
+    assert main([]) == 2
+    assert capsys.readouterr().err.strip() == f"{prog}: error: --strength 25 is out of range"
+
+
 def test_console_script_runs():
     out = subprocess.run(
         [sys.executable, "-m", "napari_xray_synth.cli", "--help"], capture_output=True, text=True

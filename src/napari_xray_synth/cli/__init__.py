@@ -57,10 +57,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def fail(message: str, code: int = 2) -> int:
-    """Print one error line to stderr and return the exit code."""
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+def fail(message: str, code: int = 2, prog: str = PROG) -> int:
+    """Print one error line to stderr and return the exit code.
+
+    ``prog`` names the subcommand as argparse's own errors do (``xray-synth denoise``).
+    """
+    print(f"{prog}: error: {message}", file=sys.stderr)
     return code
+
+
+def _prog(args: argparse.Namespace) -> str:
+    """``xray-synth``, its subcommand and, for a group, what (``xray-synth train gan``)."""
+    words = [PROG, getattr(args, "command", None)]
+    words.append(getattr(args, f"{words[1]}_what", None))
+    return " ".join(w for w in words if w)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -75,14 +85,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         return fail(str(exc))
     parser = build_parser()
     args = parser.parse_args(argv)
+    prog = _prog(args)
     try:
         return int(args.func(args) or 0)
     except XraySynthError as exc:
-        return fail(str(exc))
+        return fail(str(exc), prog=prog)
     except Cancelled:
-        return fail("cancelled", 130)
+        return fail("cancelled", 130, prog)
     except KeyboardInterrupt:
-        return fail("interrupted", 130)
+        return fail("interrupted", 130, prog)
     except BrokenPipeError:
         return 0
     except OSError as exc:
@@ -90,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # line naming the path, not a traceback
         path = exc.filename2 or exc.filename  # a rename's target, not its temporary file
         where = f"{path}: " if path else ""
-        return fail(f"{where}{exc.strerror or exc}")
+        return fail(f"{where}{exc.strerror or exc}", prog=prog)
 
 
 if __name__ == "__main__":  # pragma: no cover
