@@ -239,6 +239,7 @@ def test_ctrl_c_is_one_line_and_lists_what_is_finished(tmp_path):
     assert proc.returncode == 130
     # no worker tracebacks before the run's one line
     assert len(lines) == 1 and "interrupted" in lines[0] and "manifest.csv" in lines[0], lines
+    assert lines[0].startswith("xray-synth augment: error: interrupted; ")
     done = sorted(p.stem for p in (out / "items").glob("*.json"))
     assert 2 <= len(done) < 12
     assert sorted(r["id"] for r in read_manifest(out)) == done

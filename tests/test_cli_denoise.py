@@ -84,11 +84,25 @@ def test_user_errors_are_one_line(tmp_path, png16, capsys):
             ["denoise", "--strength", "1e9"],
             "--strength 1e+09 is out of range for model: allowed 0 to 0.5",
         ),
-        (["denoise", "--method", "median", "--strength", "100"], "for median: allowed 0 to 10"),
+        (["denoise", "--method", "median", "--strength", "100"], "for median: allowed 1 to 10"),
         (["enhance", "--clahe", "5"], "--clahe 5 is out of range: allowed 0 to 1"),
         (["enhance", "--detail", "1.5", "1e9"], "--detail 1e+09 is out of range: allowed 0 to 5"),
         (["enhance"], "no enhancement step was chosen"),
         (["enhance", "--window", "lung", "--gamma", "0"], "--gamma 0 is out of range"),
+        (["enhance", "--gamma", "1"], "no enhancement step would change the image: --gamma 1"),
+        (["enhance", "--clahe", "0"], "would change the image: --clahe 0 leaves it as it is"),
+        (
+            ["enhance", "--unsharp", "0", "--detail", "1", "1", "1"],
+            "would change the image: --unsharp 0 and --detail 1 1 1 leave it as it is",
+        ),
+        (
+            ["denoise", "--method", "gaussian", "--strength", "0"],
+            "--strength 0 would leave the image unchanged for gaussian: allowed more than 0",
+        ),
+        (
+            ["denoise", "--method", "median", "--strength", "0.3"],
+            "--strength 0.3 is out of range for median: allowed 1 to 10 (whole numbers)",
+        ),
     ],
 )
 def test_out_of_range_or_empty_is_one_line_and_writes_nothing(
@@ -98,4 +112,14 @@ def test_out_of_range_or_empty_is_one_line_and_writes_nothing(
     rc = main([args[0], png16, str(out), *args[1:]])
     err = capsys.readouterr().err.strip()
     assert rc == 2 and len(err.splitlines()) == 1 and message in err, err
+    # named as argparse names its own errors for the subcommand
+    assert err.startswith(f"xray-synth {args[0]}: error: "), err
     assert not out.exists()
+
+
+def test_clahe_0_is_off_as_in_the_widget(tmp_path, png16):
+    # --clahe 0 was CLAHE without a limit; now it is off (and 1 is no limit) in both
+    both, gamma = tmp_path / "both.tif", tmp_path / "gamma.tif"
+    assert main(["enhance", png16, str(both), "--clahe", "0", "--gamma", "0.8"]) == 0
+    assert main(["enhance", png16, str(gamma), "--gamma", "0.8"]) == 0
+    np.testing.assert_array_equal(tifffile.imread(both), tifffile.imread(gamma))

@@ -45,6 +45,25 @@ def test_cli_evaluate_denoise(tmp_path, stand_ins, capsys):
     assert "Images used: 1 (1 x 2 dose(s) x 2 method(s) = 4 denoised)" in text
 
 
+def test_cli_evaluate_denoise_names_skipped_files_and_a_short_count(tmp_path, stand_ins, capsys):
+    import imageio.v3 as iio
+    import numpy as np
+
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for k in range(2):
+        iio.imwrite(folder / f"im{k}.png", np.full((40, 40), 60 * (k + 1), np.uint8))
+    (folder / "junk.png").write_text("a text file")
+    args = ["evaluate", "denoise", "--data", str(folder), "--method", "gaussian", "--doses", "1"]
+    assert main([*args, "--n", "5", "--out", str(tmp_path / "rep"), "--quiet"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.strip().splitlines() == [
+        f"xray-synth: warning: skipped {folder / 'junk.png'}: is not a DICOM, TIFF, PNG or JPEG "
+        "file"
+    ]
+    assert "evaluated 2 of --n 5 images at 1 dose(s) with 1 method(s)" in captured.out
+
+
 def test_cli_evaluate_synth(tmp_path, stand_ins):
     cfg = {"size": 32, "width": 8, "stages": 3, "features_dim": 16}
     save_model(build_classifier(**cfg), tmp_path / "clf", "pathology-classifier", cfg, {})

@@ -85,7 +85,7 @@ def test_convert_failures_one_line_no_output(dcm, tmp_path):
         proc = _run_cli(*argv)
         assert proc.returncode == 2, (argv, proc.stderr)
         lines = proc.stderr.strip().splitlines()
-        assert len(lines) == 1 and lines[0].startswith("xray-synth: error: "), proc.stderr
+        assert len(lines) == 1 and lines[0].startswith("xray-synth convert: error: "), proc.stderr
         assert reason in lines[0], lines[0]
         assert "Traceback" not in proc.stderr
         assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing left behind

@@ -1,6 +1,7 @@
 """The CLI dispatcher: user errors are one line on stderr and a non-zero exit, never a traceback."""
 
 import argparse
+import os
 import subprocess
 import sys
 
@@ -49,6 +50,24 @@ def test_errors_are_one_line(monkeypatch, capsys, exc, code, line):
     assert capsys.readouterr().err.strip() == line
 
 
+@pytest.mark.parametrize(
+    ("names", "prog"),
+    [
+        ({"command": "denoise"}, "xray-synth denoise"),
+        ({"command": "train", "train_what": "gan"}, "xray-synth train gan"),
+    ],
+)
+def test_errors_name_the_subcommand_as_argparse_does(monkeypatch, capsys, names, prog):
+    class Named(_OneCommand):
+        def parse_args(self, argv):
+            return argparse.Namespace(**vars(super().parse_args(argv)), **names)
+
+    err = InputError("--strength 25 is out of range")
+    monkeypatch.setattr("napari_xray_synth.cli.build_parser", lambda: Named(err))
+    assert main([]) == 2
+    assert capsys.readouterr().err.strip() == f"{prog}: error: --strength 25 is out of range"
+
+
 def test_console_script_runs():
     out = subprocess.run(
         [sys.executable, "-m", "napari_xray_synth.cli", "--help"], capture_output=True, text=True
@@ -89,3 +108,20 @@ def test_more_user_errors_are_one_line(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and word in err[0] and "Traceback" not in err[0], err
     assert not (tmp_path / "sim").exists() and not (tmp_path / "s").exists()
+
+
+@pytest.mark.parametrize("value", ["abc", "", "99999999999999999", "-5", "1.5"])
+def test_a_bad_source_date_epoch_is_one_line_not_numpys_traceback(value):
+    # numpy's f2py reads it with int() when scipy is imported: the check must come first
+    env = {**os.environ, "SOURCE_DATE_EPOCH": value}
+    out = subprocess.run(
+        [sys.executable, "-m", "napari_xray_synth.cli", "info", "x.dcm"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert out.returncode == 2
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1, out.stderr
+    assert lines[0].startswith("xray-synth: error: SOURCE_DATE_EPOCH must be a whole number")
+    assert repr(value) in lines[0]

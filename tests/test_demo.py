@@ -4,6 +4,7 @@ import csv
 
 import numpy as np
 import pydicom
+import pytest
 import tifffile
 from PIL import Image
 
@@ -36,3 +37,25 @@ def test_demo_runs_the_whole_pipeline(tmp_path, capsys):
     assert "| nodule_0.tif | nodule |" in report
     with Image.open(out / "montage.png") as im:
         assert im.size[0] > 500
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--pathologies", "nodule", "bogus"], "--pathologies: unknown pathology 'bogus'"),
+        (["--variants", "0"], "--variants must be a whole number of 1 or more, got 0"),
+        (["--seed", "-1"], "--seed must be a whole number of 0 or more, got -1"),
+        (["--size", "10"], "--size must be at least 64 pixels"),
+    ],
+)
+def test_a_bad_option_is_refused_before_anything_is_written(tmp_path, capsys, option, message):
+    new, old = tmp_path / "new", tmp_path / "old"
+    old.mkdir()
+    (old / "keep.txt").write_text("mine")
+    for out in (new, old):
+        args = ["demo", "--out", str(out), "--size", "256", "--method", "physics", *option]
+        assert main(args) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"xray-synth demo: error: {message}"), err
+    assert not new.exists()  # a new folder is not made, an existing one is untouched
+    assert [p.name for p in old.iterdir()] == ["keep.txt"]

@@ -217,3 +217,26 @@ def test_strength_ranges_hold_the_auto_values():
     assert 3.0 in STRENGTH_RANGES["gaussian"] and 2 in STRENGTH_RANGES["median"]
     assert 0.8 * 0.3 in STRENGTH_RANGES["nl_means"] and 1.5 * 0.3 in STRENGTH_RANGES["tv"]
     assert 0.2 in STRENGTH_RANGES["model"]
+
+
+@pytest.mark.parametrize(
+    ("method", "value", "message"),
+    [
+        ("gaussian", 0, "strength 0 would leave the image unchanged for gaussian"),
+        ("nl_means", 0, "strength 0 would leave the image unchanged for nl_means"),
+        ("tv", 0, "strength 0 would leave the image unchanged for tv"),
+        ("median", 0, "strength 0 is out of range for median: allowed 1 to 10"),
+        ("median", 0.3, "strength 0.3 is out of range for median: allowed 1 to 10"),
+        ("median", 2.5, "strength 2.5 is not a whole number for median"),
+    ],
+)
+def test_a_strength_that_changes_nothing_or_is_no_radius_is_refused(method, value, message):
+    # a classical filter at 0 (or a median radius that rounds to 0) wrote an identical copy
+    with pytest.raises(InputError, match=re.escape(message)):
+        denoise(np.full((8, 8), 0.5, np.float32), method=method, strength=value)
+
+
+def test_a_median_records_the_radius_it_used(rng):
+    out = denoise(Radiograph(noisy_image(rng, 32, 32)), method="median", strength=2.0)
+    used = out.provenance[-1].parameters["strength"]
+    assert used == 2 and isinstance(used, int)

@@ -168,7 +168,9 @@ def test_strength_box_follows_the_methods_range(widget):
         w.method_combo.setCurrentText(method)
         r = STRENGTH_RANGES[method]
         box = w.strength_spin
-        assert (box.minimum(), box.maximum()) == (r.lo, r.hi), method
+        # a filter at 0 changes nothing: the box starts one of its steps above
+        lo = r.lo + (10.0 ** -box.decimals() if r.lo_open else 0.0)
+        assert (box.minimum(), box.maximum()) == (lo, r.hi), method
         assert box.value() == r.default and r.text() in box.toolTip()
         box.setValue(1e9)  # a box cannot hold more than the core allows
         assert box.value() == r.hi
@@ -191,3 +193,33 @@ def test_enhance_only_with_no_step_notifies_and_adds_nothing(widget, monkeypatch
     w.gamma_spin.setValue(0.8)  # one step chosen: it runs
     w.run()
     assert [lyr.name for lyr in viewer.layers] == ["img", "img enhanced"]
+
+
+def test_a_strength_that_changes_nothing_adds_no_copy(widget, monkeypatch):
+    monkeypatch.setenv("XRAY_SYNTH_SYNC", "1")
+    messages = notices(monkeypatch, "warning")
+    viewer, w = widget
+    data = noisy((32, 32))
+    viewer.add_image(data, name="img")
+    w.layer_combo.setCurrentText("img")
+    w.method_combo.setCurrentText("gaussian")
+    w.auto_check.setChecked(False)
+    w.strength_spin.setValue(0.0)  # the box stops above 0: the layer is not the input again
+    assert w.strength_spin.value() > 0
+    w.strength_spin.setMinimum(0.0)  # and a 0 that gets through is refused as the CLI does
+    w.strength_spin.setValue(0.0)
+    assert w.run() is None
+    assert [lyr.name for lyr in viewer.layers] == ["img"]
+    assert messages and "strength 0 would leave the image unchanged for gaussian" in messages[0]
+
+
+def test_clahe_0_is_off_and_1_is_no_limit(widget):
+    from napari_xray_synth.core.enhance import CLAHE_CLIP
+
+    _, w = widget
+    assert "0 = off, 1 = no limit" in w.clahe_spin.toolTip()
+    assert CLAHE_CLIP.identity == 0.0  # the core's meaning, which the CLI uses too
+    w.clahe_spin.setValue(0.0)
+    assert w.parameters()["clahe"] is None
+    w.clahe_spin.setValue(1.0)
+    assert w.parameters()["clahe"] == 1.0

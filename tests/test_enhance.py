@@ -85,7 +85,7 @@ def test_each_step_does_what_it_says(photo, rng):
 
 def test_enhance_bad_input():
     with pytest.raises(InputError):
-        enhance(Radiograph(np.array([[np.nan, 0.0]])), gamma=1.0)
+        enhance(Radiograph(np.array([[np.nan, 0.0]])), gamma=0.8)
     with pytest.raises(InputError, match="gamma"):
         enhance(Radiograph(np.zeros((4, 4))), gamma=0.0)
     with pytest.raises(InputError, match="window"):
@@ -114,3 +114,37 @@ def test_enhance_with_no_step_is_refused():
         enhance(rg)
     with pytest.raises(InputError, match="--clahe, --unsharp, --detail, --gamma, --window"):
         check_enhance(as_options=True)
+
+
+@pytest.mark.parametrize(
+    ("steps", "said"),
+    [
+        ({"gamma": 1.0}, "--gamma 1 leaves it"),
+        ({"unsharp": 0.0}, "--unsharp 0 leaves it"),
+        ({"detail": (1.0, 1.0, 1.0)}, "--detail 1 1 1 leaves it"),
+        ({"clahe": 0.0}, "--clahe 0 leaves it"),
+        ({"clahe": 0.0, "gamma": 1.0}, "--clahe 0 and --gamma 1 leave it"),
+    ],
+)
+def test_only_values_that_change_nothing_are_refused(steps, said):
+    # an identical copy is no result: the same refusal as no step at all
+    with pytest.raises(InputError, match=f"no enhancement step would change the image: {said}"):
+        check_enhance(**steps, as_options=True)
+    with pytest.raises(InputError, match="would change the image"):
+        enhance(Radiograph(np.full((8, 8), 0.3)), **steps)
+
+
+def test_a_step_at_its_identity_is_skipped_beside_one_that_changes(photo):
+    rg = Radiograph(photo)
+    out = enhance(rg, clahe=0.0, unsharp=0.0, detail=(1.0, 1.0), gamma=0.8)
+    assert [s["step"] for s in out.provenance[-1].parameters["steps"]] == ["gamma"]
+    np.testing.assert_array_equal(out.image, enhance(rg, gamma=0.8).image)
+
+
+def test_clahe_0_is_off_and_1_is_no_limit(photo):
+    # as in the widget: 0 = off; CLAHE without a clip limit is 1 (a bin never holds more)
+    rg = Radiograph(photo)
+    steps = enhance(rg, clahe=0.0, gamma=0.8).provenance[-1].parameters["steps"]
+    assert "clahe" not in [s["step"] for s in steps]
+    unlimited = clahe(photo, clip_limit=0)  # core.clahe keeps scikit-image's 0 = no limit
+    np.testing.assert_allclose(enhance(rg, clahe=1.0).image, unlimited, atol=1e-6)

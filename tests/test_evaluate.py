@@ -71,6 +71,7 @@ def test_evaluate_denoise_on_a_folder(tmp_path):
         img = (np.linspace(0, 255, 40 * 40).reshape(40, 40) * (k + 1) / 2).astype(np.uint8)
         iio.imwrite(folder / f"im{k}.png", img)
     (folder / "notes.txt").write_text("not an image")
+    (folder / "junk.png").write_text("not a PNG either")
     report = ev.evaluate_denoise(
         tmp_path / "rep",
         data=str(folder),
@@ -82,9 +83,13 @@ def test_evaluate_denoise_on_a_folder(tmp_path):
     text = _images_exist(report)
     assert "images of" in text
     # 5 were asked for, the folder has 2 readable: the report and the JSON say 2
-    assert "Images used: 2 (2 x 1 dose(s) x 1 method(s) = 2 denoised)" in text
+    assert "Images used: 2 (2 x 1 dose(s) x 1 method(s) = 2 denoised), 2 of the 5 asked" in text
+    # and which files were skipped, and why
+    assert "Skipped (could not be read): `junk.png` (is not a DICOM" in text
     m = json.loads((report.parent / "metrics.json").read_text())
-    assert m["n_images"] == 2 and m["images"] == ["im0", "im1"]
+    assert m["n_images"] == 2 and m["images"] == ["im0", "im1"] and m["n_asked"] == 5
+    assert [s["file"] for s in m["skipped"]] == ["junk.png", "notes.txt"]
+    assert all(s["reason"] for s in m["skipped"])
 
 
 def test_evaluate_denoise_bad_input(tmp_path):

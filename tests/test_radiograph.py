@@ -37,3 +37,14 @@ def test_derive_keeps_history():
     meta = out.metadata()
     assert meta["provenance"][1]["parameters"] == {"strength": 0.1}
     assert Provenance.from_dict(meta["provenance"][1]).operation == "denoise"
+
+
+def test_source_date_epoch_pins_the_time_or_is_refused(monkeypatch):
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", " 1700000000 ")
+    assert Provenance("read").time == "2023-11-14T22:13:20+00:00"
+    for bad in ("-5", "", "abc", "99999999999999999"):  # not silently the wall clock
+        monkeypatch.setenv("SOURCE_DATE_EPOCH", bad)
+        with pytest.raises(InputError, match="SOURCE_DATE_EPOCH must be a whole number"):
+            Provenance("read")
+    monkeypatch.delenv("SOURCE_DATE_EPOCH")
+    assert Provenance("read").time.endswith("+00:00")

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from napari_xray_synth import __version__
 from napari_xray_synth.core.errors import XraySynthError
 from napari_xray_synth.core.progress import Cancelled
+from napari_xray_synth.core.radiograph import source_date_epoch
 
 PROG = "xray-synth"
 GROUPS = {
@@ -56,10 +57,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def fail(message: str, code: int = 2) -> int:
-    """Print one error line to stderr and return the exit code."""
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+def fail(message: str, code: int = 2, prog: str = PROG) -> int:
+    """Print one error line to stderr and return the exit code.
+
+    ``prog`` names the subcommand as argparse's own errors do (``xray-synth denoise``).
+    """
+    print(f"{prog}: error: {message}", file=sys.stderr)
     return code
+
+
+def _prog(args: argparse.Namespace) -> str:
+    """``xray-synth``, its subcommand and, for a group, what (``xray-synth train gan``)."""
+    words = [PROG, getattr(args, "command", None)]
+    words.append(getattr(args, f"{words[1]}_what", None))
+    return " ".join(w for w in words if w)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -67,16 +78,22 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     User errors print one line and exit non-zero; there is no traceback for them.
     """
+    try:
+        # before the subcommands import scipy: numpy's f2py would raise on a bad value there
+        source_date_epoch()
+    except XraySynthError as exc:
+        return fail(str(exc))
     parser = build_parser()
     args = parser.parse_args(argv)
+    prog = _prog(args)
     try:
         return int(args.func(args) or 0)
     except XraySynthError as exc:
-        return fail(str(exc))
+        return fail(str(exc), prog=prog)
     except Cancelled:
-        return fail("cancelled", 130)
+        return fail("cancelled", 130, prog)
     except KeyboardInterrupt:
-        return fail("interrupted", 130)
+        return fail("interrupted", 130, prog)
     except BrokenPipeError:
         return 0
     except OSError as exc:
@@ -84,7 +101,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         # line naming the path, not a traceback
         path = exc.filename2 or exc.filename  # a rename's target, not its temporary file
         where = f"{path}: " if path else ""
-        return fail(f"{where}{exc.strerror or exc}")
+        return fail(f"{where}{exc.strerror or exc}", prog=prog)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -7,7 +7,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from napari_xray_synth.cli import fail
+from napari_xray_synth.cli import PROG, fail
 from napari_xray_synth.cli.progress_bar import progress_bar
 from napari_xray_synth.core.batch import (
     DEFAULT_READER,
@@ -119,6 +119,7 @@ def run(args: argparse.Namespace) -> int:
             f"interrupted; {done} finished item(s) are kept and listed in "
             f"{Path(args.out_dir, 'manifest.csv')}: the same command goes on from there",
             130,
+            f"{PROG} augment",
         )
     print(
         f"augment: {s.items} items from {s.sources} images in {s.seconds:.1f} s "

@@ -18,7 +18,7 @@ def register(subparsers: Any) -> None:
         help="enhance a radiograph: CLAHE, unsharp mask, detail gains, gamma",
         description="Enhance a radiograph and write it as 'convert' does (.tif float32 in [0, 1], "
         ".png 16-bit). Steps run in the order window, CLAHE, unsharp, detail, gamma; each only "
-        "when given; at least one must be.",
+        "when given with a value that changes the image; at least one must be.",
     )
     p.add_argument("input", help="the radiograph to read (DICOM, TIFF, PNG, JPEG)")
     p.add_argument("output", help="the file to write: .tif, .tiff or .png")
@@ -27,14 +27,14 @@ def register(subparsers: Any) -> None:
         type=float,
         default=None,
         metavar="CLIP",
-        help=f"CLAHE clip limit, {rng('clahe')} (0: no limit)",
+        help=f"CLAHE clip limit, {rng('clahe')} (0: off; 1: no limit)",
     )
     p.add_argument(
         "--unsharp",
         type=float,
         default=None,
         metavar="AMOUNT",
-        help=f"unsharp amount, {rng('unsharp')}",
+        help=f"unsharp amount, {rng('unsharp')} (0: off)",
     )
     p.add_argument(
         "--unsharp-radius",
@@ -48,10 +48,15 @@ def register(subparsers: Any) -> None:
         nargs="+",
         default=None,
         metavar="GAIN",
-        help=f"Laplacian-pyramid gains, finest first, each {rng('detail')} (e.g. 1.5 1.3 1.1)",
+        help=f"Laplacian-pyramid gains, finest first, each {rng('detail')} (1: band unchanged; "
+        "e.g. 1.5 1.3 1.1)",
     )
     p.add_argument(
-        "--gamma", type=float, default=None, metavar="G", help=f"output x ** G, {rng('gamma')}"
+        "--gamma",
+        type=float,
+        default=None,
+        metavar="G",
+        help=f"output x ** G, {rng('gamma')} (1: off)",
     )
     p.add_argument(
         "--window",

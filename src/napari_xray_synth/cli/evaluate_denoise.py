@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
+from pathlib import Path
 
+from napari_xray_synth.cli import PROG
 from napari_xray_synth.cli.progress_bar import progress_bar
 from napari_xray_synth.core.errors import InputError
 
@@ -69,11 +72,16 @@ def run(args: argparse.Namespace) -> int:
             progress=bar,
         )
     # how many images the numbers rest on (a folder may hold fewer readable ones than --n)
-    n_used = json.loads((path.parent / "metrics.json").read_text(encoding="utf-8"))["n_images"]
+    metrics = json.loads((path.parent / "metrics.json").read_text(encoding="utf-8"))
+    for s in metrics["skipped"]:
+        where = Path(args.data, s["file"])
+        print(f"{PROG}: warning: skipped {where}: {s['reason']}", file=sys.stderr)
+    n_used = metrics["n_images"]
+    count = f"{n_used} of --n {args.n}" if n_used < args.n else f"{n_used}"
     methods = len(args.methods or ("model", "gaussian", "tv"))
     print(
-        f"evaluated {n_used} image{'s' if n_used != 1 else ''} at {len(args.doses)} dose(s) "
-        f"with {methods} method(s)"
+        f"evaluated {count} image{'s' if n_used != 1 or n_used < args.n else ''} at "
+        f"{len(args.doses)} dose(s) with {methods} method(s)"
     )
     print(path)
     return 0

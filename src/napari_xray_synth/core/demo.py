@@ -16,18 +16,20 @@ from pathlib import Path
 import numpy as np
 
 from napari_xray_synth.core.atomic import atomic_path, output_folder
+from napari_xray_synth.core.conditions import PATHOLOGIES
 from napari_xray_synth.core.denoise import denoise
-from napari_xray_synth.core.errors import ModelError
+from napari_xray_synth.core.errors import InputError, ModelError
 from napari_xray_synth.core.export.dicom import write_dicom
 from napari_xray_synth.core.io import read_radiograph, write_image
 from napari_xray_synth.core.metrics import compare
 from napari_xray_synth.core.progress import CancelToken, ProgressFn, check_cancel, report
 from napari_xray_synth.core.radiograph import Radiograph
-from napari_xray_synth.core.simulate import DEFAULT_DOSE, simulate_chest
+from napari_xray_synth.core.simulate import DEFAULT_DOSE, check_size, simulate_chest
 from napari_xray_synth.core.simulate.pathology import random_condition
 from napari_xray_synth.core.synthesize import synthesize
 
 DEMO_PATHOLOGIES: tuple[str, ...] = ("nodule", "effusion", "pneumothorax")
+DEMO_METHODS: tuple[str, ...] = ("gan", "physics")
 
 
 @dataclass
@@ -78,6 +80,38 @@ def _montage(
         fig.savefig(tmp, format="png")
 
 
+def _whole(value: object) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
+
+
+def check_demo(
+    seed: int, size: int, method: str, variants: int, pathologies: Sequence[str]
+) -> None:
+    """Refuse a demo option that cannot work, before any work (parameters as :func:`run_demo`).
+
+    Raises
+    ------
+    InputError
+        One line naming the option (as the CLI spells it), the value and what it must be.
+    """
+    if not _whole(seed) or seed < 0:
+        raise InputError(f"--seed must be a whole number of 0 or more, got {seed!r}")
+    try:
+        check_size(size)
+    except InputError as exc:
+        raise InputError(f"--{exc}") from exc
+    if method not in DEMO_METHODS:
+        raise InputError(f"--method must be one of {', '.join(DEMO_METHODS)}, got {method!r}")
+    if not _whole(variants) or variants < 1:
+        raise InputError(f"--variants must be a whole number of 1 or more, got {variants!r}")
+    bad = [p for p in pathologies if p not in PATHOLOGIES]
+    if bad or not pathologies:
+        raise InputError(
+            f"--pathologies: unknown pathology {', '.join(map(repr, bad)) or '(none given)'}; "
+            f"choose from {', '.join(PATHOLOGIES)}"
+        )
+
+
 def run_demo(
     out: str | Path,
     seed: int = 0,
@@ -105,8 +139,14 @@ def run_demo(
         Variants per pathology.
     pathologies : sequence of str
         Which pathologies to put in.
+
+    Raises
+    ------
+    InputError
+        A bad option (:func:`check_demo`), before the folder is made or anything written.
     """
-    # a run that fails before writing (a --size too small, Ctrl-C) leaves no empty folder
+    check_demo(seed, size, method, variants, pathologies)  # before anything is written
+    # a run that fails before writing (Ctrl-C) leaves no empty folder
     with output_folder(out) as folder:
         return _demo_into(folder, seed, size, method, variants, pathologies, progress, cancel)
 

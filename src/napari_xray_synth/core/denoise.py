@@ -34,17 +34,23 @@ TRAIN_HINTS[DEFAULT_MODEL] = TRAIN_COMMAND
 
 # the valid --strength per method: wide enough for any sensible use (the "auto" values, the
 # docs and the tests sit well inside), narrow enough that a typo cannot flatten the image or
-# run for minutes (a median of radius 10 takes ~20 s on a 2048² film, radius 100 many minutes)
+# run for minutes (a median of radius 10 takes ~20 s on a 2048² film, radius 100 many minutes).
+# A classical filter at 0 returns its input: an identical copy is no result, so 0 is refused
+# (the model at 0 still runs its network, which changes the image)
 STRENGTH_RANGES: dict[str, ParamRange] = {
     "model": ParamRange(
         0.0, 0.5, 0.02, "noise standard deviation in image units, as a constant noise map"
     ),
-    "gaussian": ParamRange(0.0, 20.0, 1.0, "Gaussian filter sigma in pixels"),
+    "gaussian": ParamRange(0.0, 20.0, 1.0, "Gaussian filter sigma in pixels", lo_open=True),
     "median": ParamRange(
-        0.0, 10.0, 1.0, "radius in pixels of the disk median filter", integer=True
+        1.0, 10.0, 1.0, "radius in pixels of the disk median filter", integer=True
     ),
-    "nl_means": ParamRange(0.0, 0.5, 0.04, "non-local means h: filter strength in image units"),
-    "tv": ParamRange(0.0, 1.0, 0.05, "weight of Chambolle's total-variation denoising"),
+    "nl_means": ParamRange(
+        0.0, 0.5, 0.04, "non-local means h: filter strength in image units", lo_open=True
+    ),
+    "tv": ParamRange(
+        0.0, 1.0, 0.05, "weight of Chambolle's total-variation denoising", lo_open=True
+    ),
 }
 STRENGTH_MEANING = {m: r.meaning for m, r in STRENGTH_RANGES.items()}
 
@@ -170,12 +176,13 @@ def _classical(img: np.ndarray, method: str, strength: Strength) -> tuple[np.nda
         }[method]
     else:
         value = float(strength)  # type: ignore[arg-type]
+    if method == "median":
+        value = max(round(value), 1)  # a whole radius (check_strength refuses fractions)
     params["strength"] = value
     if method == "gaussian":
         out = filters.gaussian(img, sigma=value, mode="reflect", preserve_range=True)
     elif method == "median":
-        radius = max(round(value), 0)
-        out = filters.median(img, footprint=morphology.disk(radius)) if radius else img.copy()
+        out = filters.median(img, footprint=morphology.disk(value))
     elif method == "nl_means":
         sigma = params.get("estimated_sigma", value / 0.8)
         out = (

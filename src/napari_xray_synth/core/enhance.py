@@ -1,7 +1,8 @@
 """Enhance radiographs in torch (same device logic as the denoiser): window, CLAHE, detail, gamma.
 
-Steps run in a fixed order, each only when asked for, and each records its parameters in the
-provenance step "enhance":
+Steps run in a fixed order, each only when asked for with a value that changes the image (a
+CLAHE clip or unsharp amount of 0, detail gains all 1 and a gamma of 1 are off), and each records
+its parameters in the provenance step "enhance":
 
 1. ``window``: a display preset (the radiograph's own by name, or (center, width)) mapped to
    [0, 1];
@@ -14,7 +15,8 @@ provenance step "enhance":
 
 The valid range of each number is defined here once (:data:`RANGES`) and checked by
 :func:`check_enhance`, which the CLI calls too (naming its options) and the widget reads for
-its boxes. At least one step must be chosen: an "enhancement" that changes nothing is refused.
+its boxes. At least one step that changes the image must be chosen: an "enhancement" that
+changes nothing (no step, or ``gamma=1`` alone) is refused.
 """
 
 from __future__ import annotations
@@ -33,14 +35,22 @@ from napari_xray_synth.core.progress import CancelToken, ProgressFn, check_cance
 from napari_xray_synth.core.radiograph import Provenance, Radiograph, Window
 from napari_xray_synth.core.ranges import ParamRange
 
-# valid ranges; a clip limit of 1 already never clips (a bin cannot hold more than the region)
+# valid ranges, and the value of each step that leaves the image as it is (that step is then
+# skipped). A clip limit of 1 already never clips (a bin cannot hold more than the region): it
+# is "no limit"; towards 0 the histograms flatten and CLAHE tends to the identity, so 0 is off
 CLAHE_CLIP = ParamRange(
-    0.0, 1.0, 0.01, "CLAHE clip limit: the fraction of a region one histogram bin may hold"
+    0.0,
+    1.0,
+    0.01,
+    "CLAHE clip limit: the fraction of a region one histogram bin may hold; 0 = off, 1 = no limit",
+    identity=0.0,
 )
-UNSHARP_AMOUNT = ParamRange(0.0, 5.0, 1.0, "unsharp-mask amount")
+UNSHARP_AMOUNT = ParamRange(0.0, 5.0, 1.0, "unsharp-mask amount, 0 = off", identity=0.0)
 UNSHARP_RADIUS = ParamRange(0.1, 50.0, 2.0, "unsharp blur sigma in pixels")
-DETAIL_GAIN = ParamRange(0.0, 5.0, 1.0, "gain of a Laplacian-pyramid band, 1 = unchanged")
-GAMMA = ParamRange(0.1, 10.0, 1.0, "output x ** gamma, < 1 brightens")
+DETAIL_GAIN = ParamRange(
+    0.0, 5.0, 1.0, "gain of a Laplacian-pyramid band, 1 = unchanged", identity=1.0
+)
+GAMMA = ParamRange(0.1, 10.0, 1.0, "output x ** gamma, < 1 brightens, 1 = off", identity=1.0)
 RANGES: dict[str, ParamRange] = {
     "clahe": CLAHE_CLIP,
     "unsharp": UNSHARP_AMOUNT,
@@ -135,8 +145,8 @@ def check_enhance(
         return "--" + key.replace("_", "-") if as_options else key
 
     given = dict(zip(STEPS, (window, clahe, unsharp, detail, gamma), strict=True))
+    steps = ", ".join(name(k) for k in ("clahe", "unsharp", "detail", "gamma", "window"))
     if all(v is None for v in given.values()):
-        steps = ", ".join(name(k) for k in ("clahe", "unsharp", "detail", "gamma", "window"))
         raise InputError(f"no enhancement step was chosen (give one or more of {steps})")
     for key in ("clahe", "unsharp", "gamma"):
         if given[key] is not None:
@@ -148,6 +158,40 @@ def check_enhance(
             raise InputError(f"{name('detail')} needs at least one gain")
         for g in detail:
             DETAIL_GAIN.check(g, name("detail"))
+    if not active_steps(window=window, clahe=clahe, unsharp=unsharp, detail=detail, gamma=gamma):
+        # only identity values (a gamma of 1): the result would be an identical copy
+        said = [
+            f"{name(k)} {' '.join(f'{float(v):g}' for v in np.atleast_1d(given[k]))}"  # type: ignore[arg-type]
+            for k in ("clahe", "unsharp", "detail", "gamma")
+            if given[k] is not None
+        ]
+        raise InputError(
+            f"no enhancement step would change the image: {' and '.join(said)} "
+            f"leave{'s' if len(said) == 1 else ''} it as it is (give one or more of {steps} "
+            "with a value that changes it)"
+        )
+
+
+def active_steps(
+    *,
+    window: object = None,
+    clahe: float | None = None,
+    unsharp: float | None = None,
+    detail: Sequence[float] | None = None,
+    gamma: float | None = None,
+) -> list[str]:
+    """The steps that change the image: given, and not at their identity (a gamma of 1).
+
+    A CLAHE clip of 0 is off, an unsharp amount of 0 adds nothing, detail gains all 1 keep every
+    band and a gamma of 1 is ``x ** 1``; those steps are skipped.
+    """
+    out = ["window"] if window is not None else []
+    for key, value in (("clahe", clahe), ("unsharp", unsharp), ("gamma", gamma)):
+        if value is not None and not RANGES[key].is_identity(value):
+            out.append(key)
+    if detail is not None and not all(DETAIL_GAIN.is_identity(g) for g in detail):
+        out.append("detail")
+    return [k for k in STEPS if k in out]
 
 
 def enhance(
@@ -164,14 +208,16 @@ def enhance(
     progress: ProgressFn | None = None,
     cancel: CancelToken | None = None,
 ) -> Radiograph:
-    """Enhance one radiograph; each step only when its parameter is given (at least one).
+    """Enhance one radiograph; each step only when its parameter is given and not off.
 
     Parameters
     ----------
     rg : Radiograph
         The input (never modified).
     clahe : float, optional
-        CLAHE clip limit, 0 to 1 (scikit-image's normalised convention; 0 = no limit).
+        CLAHE clip limit, 0 to 1 (scikit-image's normalised convention): 0 = off, 1 = no limit
+        (a bin never holds more than its region). :func:`core.clahe.clahe` itself keeps
+        scikit-image's meaning of 0 (no limit); here 0 is off, as in the widget.
     unsharp : float, optional
         Unsharp-mask amount, 0 to 5 (0.5–2 typical); ``unsharp_radius`` is its blur sigma in
         pixels, 0.1 to 50.
@@ -213,19 +259,20 @@ def enhance(
         raise InputError("the image is empty or holds NaN or infinite values", rg.source)
     dev = pick_device(device)
     steps: list[dict[str, Any]] = []
-    total = sum(v is not None for v in (window, clahe, unsharp, detail, gamma))
+    run = active_steps(window=window, clahe=clahe, unsharp=unsharp, detail=detail, gamma=gamma)
+    total = len(run)
     done = 0
     report(progress, 0, max(total, 1))
     x = torch.as_tensor(np.clip(img, 0, 1), device=dev)
     windows = None
-    if window is not None:
+    if "window" in run:
         w = _window(rg, window)
         x = torch.as_tensor(w.apply(x.cpu().numpy()), device=dev)
         steps.append({"step": "window", **w.to_dict()})
         windows = ()  # the window is applied: the result is shown at full range
         done += 1
         report(progress, done, total)
-    if clahe is not None:
+    if "clahe" in run:
         check_cancel(cancel)
         out = _clahe(
             x, clip_limit=float(clahe), kernel_size=clahe_kernel, nbins=clahe_bins, device=dev
@@ -242,20 +289,20 @@ def enhance(
         windows = ()
         done += 1
         report(progress, done, total)
-    if unsharp is not None:
+    if "unsharp" in run:
         check_cancel(cancel)
         x = unsharp_mask(x, float(unsharp), float(unsharp_radius))
         steps.append({"step": "unsharp", "amount": float(unsharp), "radius": float(unsharp_radius)})
         done += 1
         report(progress, done, total)
-    if detail is not None:
+    if "detail" in run:
         check_cancel(cancel)
         gains = [float(g) for g in detail]
         x = detail_enhance(x, gains)
         steps.append({"step": "detail", "gains": gains})
         done += 1
         report(progress, done, total)
-    if gamma is not None:
+    if "gamma" in run:
         check_cancel(cancel)
         x = x.clamp(0, 1) ** float(gamma)
         steps.append({"step": "gamma", "gamma": float(gamma)})

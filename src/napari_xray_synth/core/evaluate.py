@@ -170,35 +170,32 @@ def _lesion_only(mask: np.ndarray) -> np.ndarray:
     return np.asarray(mask) > 0
 
 
-def _read_folder(folder: str | Path, limit: int) -> list[tuple[str, Radiograph]]:
-    """The first ``limit`` readable images of a folder (sorted by name)."""
+def _read_folder(
+    folder: str | Path, limit: int, skipped: list[tuple[str, str]] | None = None
+) -> list[tuple[str, Radiograph]]:
+    """The first ``limit`` readable images of a folder (sorted by name).
+
+    A file that cannot be read is skipped, not fatal (a folder of images may hold other files);
+    when ``skipped`` is given, each one is appended to it as (file name, reason).
+    """
+    from napari_xray_synth.core.io import read_radiograph
+
     folder = Path(folder)
     if not folder.is_dir():
         raise InputError("not a folder (give --data sim or a folder of images)", folder)
-    try:
-        from napari_xray_synth.core.io import read_radiograph
-    except ImportError:  # TODO(integrator): core.io (branch "io") replaces this fallback
-        read_radiograph = None
     found = []
     for f in sorted(p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")):
         if len(found) >= limit:
             break
-        if read_radiograph is not None:
-            try:
-                rg = read_radiograph(f)
-            except InputError:
-                continue  # not an image: skip it, as a folder of mixed files would need
-        elif f.suffix.lower() in (".png", ".tif", ".tiff", ".jpg", ".jpeg"):
-            import imageio.v3 as iio
-
-            arr = np.asarray(iio.imread(f), np.float32)
-            if arr.ndim == 3:
-                arr = arr[..., :3].mean(axis=-1)
-            lo, hi = float(arr.min()), float(arr.max())
-            rg = Radiograph(
-                (arr - lo) / max(hi - lo, 1e-12), provenance=(Provenance("read", source=str(f)),)
-            )
-        else:
+        try:
+            rg = read_radiograph(f)
+        except InputError as exc:
+            if skipped is not None:
+                skipped.append((f.name, exc.reason))
+            continue
+        except OSError as exc:  # no permission, an I/O error
+            if skipped is not None:
+                skipped.append((f.name, exc.strerror or str(exc)))
             continue
         found.append((f.stem, rg))
     if not found:
@@ -242,15 +239,20 @@ def sim_denoise_cases(
 
 
 def folder_denoise_cases(
-    folder: str | Path, doses: Sequence[float], n_images: int, seed: int = 0
+    folder: str | Path,
+    doses: Sequence[float],
+    n_images: int,
+    seed: int = 0,
+    skipped: list[tuple[str, str]] | None = None,
 ) -> list[DenoiseCase]:
     """Images of a folder as references, with signal-dependent noise added at each dose.
 
     The noise is Gaussian with variance ``(0.0004 + 0.002 * x) / dose`` at grey level ``x``, a
     stand-in for quantum plus electronic noise in the log domain; the reference images carry
-    their own detector noise, so scores against them are relative, not absolute.
+    their own detector noise, so scores against them are relative, not absolute. Files that
+    cannot be read are skipped and, when ``skipped`` is given, appended to it as (name, reason).
     """
-    images = _read_folder(folder, n_images)
+    images = _read_folder(folder, n_images, skipped)
     rng = np.random.default_rng(seed)
     cases = []
     for name, rg in images:
@@ -300,11 +302,12 @@ def evaluate_denoise(
         raise InputError("n_images must be at least 1 and doses positive")
     denoise_fn = denoise_fn or _default_denoise()
     doses = sorted(float(d) for d in doses)
+    skipped: list[tuple[str, str]] = []  # files of a --data folder that could not be read
     if data == "sim":
         cases = sim_denoise_cases(n_images, size, doses, seed, sim)
         source = f"chest simulator, {n_images} held-out seeds, {size} px"
     else:
-        cases = folder_denoise_cases(data, doses, n_images, seed)
+        cases = folder_denoise_cases(data, doses, n_images, seed, skipped)
         source = f"images of {data} (reference), noise added by the evaluation's model"
     out = _out_dir(out)
     n_used = len(cases) // len(doses)  # a folder may hold fewer readable images than n_images
@@ -408,8 +411,19 @@ def evaluate_denoise(
         "window sigma 1.5) against the clean image, mean over images.",
         "",
         f"Images used: {n_used} ({n_used} x {len(doses)} dose(s) x {len(methods)} method(s) = "
-        f"{n_used * len(doses) * len(methods)} denoised).",
+        f"{n_used * len(doses) * len(methods)} denoised)"
+        + (f", {n_used} of the {n_images} asked for." if n_used < n_images else "."),
         "",
+        *(
+            [
+                "Skipped (could not be read): "
+                + "; ".join(f"`{name}` ({reason})" for name, reason in skipped)
+                + ".",
+                "",
+            ]
+            if skipped
+            else []
+        ),
         "## PSNR (dB)",
         "",
         dose_table("psnr", 2),
@@ -443,6 +457,8 @@ def evaluate_denoise(
         {
             "data": source,
             "n_images": n_used,
+            "n_asked": n_images,
+            "skipped": [{"file": name, "reason": reason} for name, reason in skipped],
             "images": [c.name for c in cases[:: len(doses)]],  # cases: image by image
             "seed": seed,
             "doses": doses,

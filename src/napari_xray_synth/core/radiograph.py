@@ -90,15 +90,43 @@ class Window:
 FULL_RANGE = Window(0.5, 1.0, "full range", "LINEAR_EXACT")
 
 
-def _now() -> str:
-    # SOURCE_DATE_EPOCH (the reproducible-builds convention) pins the time that provenance
-    # records, so that runs with the same seed write byte-identical files
-    epoch = os.environ.get("SOURCE_DATE_EPOCH", "").strip()
-    if epoch.isdigit():
-        return _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc).isoformat(
-            timespec="seconds"
+#: The latest time SOURCE_DATE_EPOCH may name: 9999-12-31T23:59:59Z, the last a datetime holds.
+MAX_SOURCE_DATE_EPOCH = 253_402_300_799
+
+
+def source_date_epoch() -> int | None:
+    """The ``SOURCE_DATE_EPOCH`` environment variable in seconds; None when it is not set.
+
+    The reproducible-builds convention: the time that provenance records, so that runs with the
+    same seed write byte-identical files. numpy's f2py (loaded when scipy is) reads it too, with
+    ``int()``, and raises at import for anything else, so the CLI checks it first with this.
+
+    Raises
+    ------
+    InputError
+        Set but not a whole number of seconds from 0 to :data:`MAX_SOURCE_DATE_EPOCH` (an empty
+        value, a sign, a fraction or letters).
+    """
+    raw = os.environ.get("SOURCE_DATE_EPOCH")
+    if raw is None:
+        return None
+    text = raw.strip()
+    if not (text.isascii() and text.isdigit()) or int(text) > MAX_SOURCE_DATE_EPOCH:
+        raise InputError(
+            "SOURCE_DATE_EPOCH must be a whole number of seconds since 1970-01-01 UTC, 0 to "
+            f"{MAX_SOURCE_DATE_EPOCH}, not {raw!r} (unset it to record the current time)"
         )
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return int(text)
+
+
+def _now() -> str:
+    epoch = source_date_epoch()
+    when = (
+        _dt.datetime.now(_dt.timezone.utc)
+        if epoch is None
+        else _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc)
+    )
+    return when.isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)

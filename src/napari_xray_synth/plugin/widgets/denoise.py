@@ -24,7 +24,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_xray_synth.core.denoise import METHODS, STRENGTH_RANGES, denoise
+from napari_xray_synth.core.denoise import METHODS, STRENGTH_RANGES, check_strength, denoise
 from napari_xray_synth.core.device import available_devices, pick_device
 from napari_xray_synth.core.enhance import CLAHE_CLIP, GAMMA, UNSHARP_AMOUNT, enhance
 from napari_xray_synth.core.errors import InputError
@@ -116,7 +116,7 @@ class DenoiseWidget(QWidget):
         self.strength_spin = _spin(0.0, 1.0, 0.02, 0.005, 4, "")
         self.strength_spin.setEnabled(False)
         self.clahe_spin = _spin(CLAHE_CLIP.lo, CLAHE_CLIP.hi, 0.0, 0.005, 4, "")
-        self.clahe_spin.setToolTip(f"CLAHE clip limit, {CLAHE_CLIP.text()} (0 = off)")
+        self.clahe_spin.setToolTip(f"CLAHE clip limit, {CLAHE_CLIP.text()} (0 = off, 1 = no limit)")
         self.unsharp_spin = _spin(UNSHARP_AMOUNT.lo, UNSHARP_AMOUNT.hi, 0.0, 0.1, 2, "")
         self.unsharp_spin.setToolTip(f"unsharp-mask amount, {UNSHARP_AMOUNT.text()} (0 = off)")
         self.gamma_spin = _spin(GAMMA.lo, GAMMA.hi, 1.0, 0.05, 2, "")
@@ -187,9 +187,11 @@ class DenoiseWidget(QWidget):
         if r is None:
             self.strength_spin.setToolTip("no denoising")
         else:
-            self.strength_spin.setDecimals(0 if r.integer else 4)
+            decimals = 0 if r.integer else 4
+            self.strength_spin.setDecimals(decimals)
             self.strength_spin.setSingleStep(1.0 if r.integer else r.hi / 100)
-            self.strength_spin.setRange(r.lo, r.hi)
+            # a range open at lo (a filter at 0 changes nothing) starts one step of the box above
+            self.strength_spin.setRange(r.lo + (10.0**-decimals if r.lo_open else 0.0), r.hi)
             self.strength_spin.setValue(r.default)
             self.strength_spin.setToolTip(f"{r.meaning}, {r.text()}")
         self._strength_enabled()
@@ -215,9 +217,10 @@ class DenoiseWidget(QWidget):
             "strength": "auto" if self.auto_check.isChecked() else self.strength_spin.value(),
             "device": self.device_combo.currentText(),
             "tile": self.tile_spin.value(),
-            "clahe": clahe if clahe > 0 else None,
-            "unsharp": unsharp if unsharp > 0 else None,
-            "gamma": gamma if abs(gamma - 1.0) > 1e-9 else None,
+            # a step at its identity (core.enhance.RANGES) is off
+            "clahe": None if CLAHE_CLIP.is_identity(clahe) else clahe,
+            "unsharp": None if UNSHARP_AMOUNT.is_identity(unsharp) else unsharp,
+            "gamma": None if GAMMA.is_identity(gamma) else gamma,
         }
 
     def run(self) -> Any:
@@ -231,6 +234,12 @@ class DenoiseWidget(QWidget):
         method = params["method"]
         if method == NO_DENOISE and all(params[k] is None for k in ("clahe", "unsharp", "gamma")):
             notify_warning(NO_STEP)  # an identical copy is no result
+            return None
+        try:  # as the CLI refuses it: a strength that would change nothing, out of range
+            if method != NO_DENOISE:
+                check_strength(method, params["strength"])
+        except InputError as exc:
+            notify_warning(str(exc))
             return None
         suffix = "enhanced" if method == NO_DENOISE else f"denoised ({method})"
         name = f"{layer.name} {suffix}"
