@@ -6,7 +6,9 @@ from evaluate_stand_ins import SIM, denoise, synthesize
 from napari_xray_synth.cli import main
 from napari_xray_synth.core import evaluate as ev
 from napari_xray_synth.core.models import save_model
+from napari_xray_synth.core.conditions import PATHOLOGIES
 from napari_xray_synth.core.nn.classifier import build_classifier
+from napari_xray_synth.core.nn.point_classifier import PointClassifier
 
 
 @pytest.fixture
@@ -67,6 +69,8 @@ def test_cli_evaluate_denoise_names_skipped_files_and_a_short_count(tmp_path, st
 def test_cli_evaluate_synth(tmp_path, stand_ins):
     cfg = {"size": 32, "width": 8, "stages": 3, "features_dim": 16}
     save_model(build_classifier(**cfg), tmp_path / "clf", "pathology-classifier", cfg, {})
+    pc_cfg = {"width": 4, "crop": 32, "view_mm": 2.0}
+    save_model(PointClassifier(**pc_cfg), tmp_path / "pc", "point-classifier", pc_cfg, {})
     rc = main(
         [
             "evaluate",
@@ -77,6 +81,8 @@ def test_cli_evaluate_synth(tmp_path, stand_ins):
             "64",
             "--classifier",
             str(tmp_path / "clf"),
+            "--point-classifier",
+            str(tmp_path / "pc"),
             "--device",
             "cpu",
             "--out",
@@ -87,6 +93,21 @@ def test_cli_evaluate_synth(tmp_path, stand_ins):
     assert rc == 0
     m = json.loads((tmp_path / "rep" / "metrics.json").read_text())
     assert m["method"] == "physics" and len(m["variants"]) == 12
+    at_point = m["conditioning_at_point"]
+    assert set(at_point) == {*PATHOLOGIES, "all"}
+    assert all(0.0 <= v <= 1.0 for row in at_point.values() for v in row.values())
+    assert "## Conditioning at the requested point" in (tmp_path / "rep" / "report.md").read_text()
+
+
+def test_cli_evaluate_synth_without_the_point_classifier(tmp_path, stand_ins):
+    cfg = {"size": 32, "width": 8, "stages": 3, "features_dim": 16}
+    save_model(build_classifier(**cfg), tmp_path / "clf", "pathology-classifier", cfg, {})
+    args = ["evaluate", "synth", "--n", "2", "--size", "64", "--classifier", str(tmp_path / "clf")]
+    args += ["--point-classifier", "none", "--out", str(tmp_path / "rep"), "--quiet"]
+    assert main(args) == 0
+    m = json.loads((tmp_path / "rep" / "metrics.json").read_text())
+    assert m["conditioning_at_point"] is None
+    assert "at the requested point" not in (tmp_path / "rep" / "report.md").read_text()
 
 
 def test_cli_user_errors_are_one_line(tmp_path, stand_ins, capsys):

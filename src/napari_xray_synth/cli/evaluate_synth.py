@@ -28,6 +28,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed (default: %(default)s)")
     p.add_argument("--classifier", default="classifier", help="classifier model name or path")
     p.add_argument("--model", default=None, help="generator model for --method gan")
+    p.add_argument(
+        "--point-classifier",
+        default="point_classifier",
+        help="point classifier judging each finding at its point, or 'none' (default: %(default)s)",
+    )
     p.add_argument("--device", default="auto", choices=DEVICE_CHOICES, help="torch device")
     p.add_argument("--out", required=True, help="report folder (created)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -48,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
             dose=args.dose,
             classifier=args.classifier,
             generator=args.model,
+            point_classifier=None if args.point_classifier == "none" else args.point_classifier,
             device=args.device,
             progress=bar,
         )

@@ -482,6 +482,53 @@ def _ssim_inside_outside(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> tupl
     )
 
 
+def _point_conditioning(
+    judge: Any,
+    records: list[dict[str, Any]],
+    generated: list[np.ndarray],
+    simulator: list[np.ndarray],
+    sources: list[np.ndarray],
+) -> dict[str, dict[str, float]]:
+    """Per pathology and overall: the share of variants, of the simulator's renderings and of
+    the healthy sources whose requested finding the point classifier gives p >= 0.5 at the
+    requested point."""
+    from napari_xray_synth.core.nn.point_classifier import CLASSES as POINT_CLASSES
+
+    hits: dict[str, list[tuple[bool, bool, bool]]] = {}
+    for r, gen, sim in zip(records, generated, simulator, strict=True):
+        k = POINT_CLASSES.index(r["pathology"])
+        centre = (r["condition"]["center_row"], r["condition"]["center_col"])
+        px = r["spacing_mm"]
+        src = sources[r["source_index"]]
+        calls = tuple(
+            bool(judge.probabilities(img, centre, px)[k] >= 0.5) for img in (gen, sim, src)
+        )
+        hits.setdefault(r["pathology"], []).append(calls)  # type: ignore[arg-type]
+    every = [c for rows in hits.values() for c in rows]
+    names = ("generated", "simulator", "healthy_called")
+    table = {
+        p: dict(zip(names, np.mean(rows, axis=0).tolist(), strict=True)) for p, rows in hits.items()
+    }
+    table["all"] = dict(zip(names, np.mean(every, axis=0).tolist(), strict=True))
+    return table
+
+
+def _point_section(judge: Any, table: dict[str, dict[str, float]]) -> list[str]:
+    """The report's lines on conditioning at the requested point."""
+    rows = [[p, v["generated"], v["simulator"], v["healthy_called"]] for p, v in table.items()]
+    return [
+        "## Conditioning at the requested point",
+        "",
+        f"Point classifier `{judge.name}` (sha256 {judge.sha256[:12]}…): the share of images "
+        "whose requested finding gets p >= 0.5 at the requested point, in the generated "
+        "variant, in the simulator's own rendering, and in the healthy source (a false "
+        "positive).",
+        "",
+        md_table(["pathology", "generated", "simulator", "healthy source called"], rows, 3),
+        "",
+    ]
+
+
 def evaluate_synth(
     out: str | Path,
     *,
@@ -492,6 +539,7 @@ def evaluate_synth(
     dose: float = 1.0,
     classifier: str | Path = "classifier",
     generator: str | None = None,
+    point_classifier: str | Path | None = None,
     device: str = "auto",
     synthesize_fn: Callable[..., Any] | None = None,
     sim: Any = None,
@@ -521,6 +569,10 @@ def evaluate_synth(
         The feature extractor and pathology classifier (a model name or path).
     generator : str, optional
         Generator model for ``method="gan"`` (default: the synthesizer's own).
+    point_classifier : str or Path, optional
+        A point classifier (``xray-synth train point-classifier``): the report then also says
+        whether each requested finding is recognised at its point, in the variant, in the
+        simulator's own rendering and (false positives) in the healthy source.
     synthesize_fn, sim
         Stand-ins for ``core.synthesize.synthesize`` and ``core.simulate`` (tests).
     """
@@ -529,6 +581,7 @@ def evaluate_synth(
     sim = sim or _default_sim()
     synthesize_fn = synthesize_fn or _default_synthesize()
     clf = load_model(classifier, device="cpu")
+    judge = None if point_classifier is None else load_model(point_classifier, device="cpu")
     dev = torch.device("cpu")
     if device != "cpu":
         from napari_xray_synth.core.device import pick_device
@@ -585,6 +638,8 @@ def evaluate_synth(
                     "source": s_a,
                     "pathology": p,
                     "condition": cond.to_dict(),
+                    "spacing_mm": spacing,
+                    "source_index": i,
                     "ssim_inside_lesion": ins,
                     "ssim_outside_lesion": outs,
                     "lesion_pixels": int(_lesion_only(variant.mask).sum()),
@@ -629,6 +684,9 @@ def evaluate_synth(
         return res
 
     cond_gen, cond_real = conditioning(f_gen["probs"]), conditioning(f_a["probs"])
+    at_point = None
+    if judge is not None:
+        at_point = _point_conditioning(judge.module, records, generated, real_a, sources)
     healthy_none = float((f_src["probs"][:, 0] >= 0.5).mean())
     subsets = 50
     m_gen = set_metrics(f_b["features"], f_gen["features"], kid_subsets=subsets, seed=seed)
@@ -775,6 +833,7 @@ def evaluate_synth(
         "![AUC per pathology](auc_per_pathology.png)",
         "![conditioning accuracy](detection_per_pathology.png)",
         "",
+        *([] if at_point is None else _point_section(judge, at_point)),
         "## What changed: SSIM of each variant against its source",
         "",
         md_table(["pathology", "SSIM inside lesion", "SSIM outside lesion"], ssim_rows, 4),
@@ -796,6 +855,7 @@ def evaluate_synth(
             "set_metrics": {"generated": m_gen, "floor": m_floor, "sources": m_src},
             "fd_per_pathology": per_path,
             "conditioning": {"generated": cond_gen, "simulator": cond_real},
+            "conditioning_at_point": at_point,
             "healthy_called_none": healthy_none,
             "variants": records,
         },
