@@ -5,8 +5,8 @@ import pytest
 from evaluate_stand_ins import SIM, denoise, synthesize
 from napari_xray_synth.cli import main
 from napari_xray_synth.core import evaluate as ev
-from napari_xray_synth.core.models import save_model
 from napari_xray_synth.core.conditions import PATHOLOGIES
+from napari_xray_synth.core.models import save_model
 from napari_xray_synth.core.nn.classifier import build_classifier
 from napari_xray_synth.core.nn.point_classifier import PointClassifier
 
