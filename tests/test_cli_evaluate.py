@@ -69,7 +69,7 @@ def test_cli_evaluate_denoise_names_skipped_files_and_a_short_count(tmp_path, st
 def test_cli_evaluate_synth(tmp_path, stand_ins):
     cfg = {"size": 32, "width": 8, "stages": 3, "features_dim": 16}
     save_model(build_classifier(**cfg), tmp_path / "clf", "pathology-classifier", cfg, {})
-    pc_cfg = {"width": 4, "crop": 32, "view_mm": 2.0}
+    pc_cfg = {"width": 4, "crop": 32, "views_mm": [2.0]}
     save_model(PointClassifier(**pc_cfg), tmp_path / "pc", "point-classifier", pc_cfg, {})
     rc = main(
         [

@@ -14,21 +14,25 @@ from napari_xray_synth.core.train import point_classifier as tp
 def test_the_local_view_is_centred_on_the_point_at_the_view_pixel_size():
     img = np.zeros((800, 600), np.float32)
     img[398:402, 148:152] = 1.0  # a 4 x 4 dot at 0.35 mm: 2 x 2 pixels at 0.7 mm
-    local, whole = point_views(img, (400, 150), 0.35, crop=64, view_mm=0.7)
-    assert local.shape == whole.shape == (1, 1, 64, 64)
-    lit = np.argwhere(local[0, 0].numpy() > 0.5)
+    (fine, coarse), whole = point_views(img, (400, 150), 0.35, crop=64, views_mm=(0.7, 1.4))
+    assert fine.shape == coarse.shape == whole.shape == (1, 1, 64, 64)
+    lit = np.argwhere(fine[0, 0].numpy() > 0.5)
     assert lit.tolist() == [[31, 31], [31, 32], [32, 31], [32, 32]]
+    # at 1.4 mm the dot is about one pixel (4 x 4 blocks averaged), still at the centre
+    c = coarse[0, 0].numpy()
+    assert np.unravel_index(c.argmax(), c.shape) in {(31, 31), (31, 32), (32, 31), (32, 32)}
+    assert c.sum() == pytest.approx(16 / 16, rel=1e-5) and c.max() >= 0.25
     # the global view is the whole film, where the dot is a faint speck
     assert 0 < whole.max() < 0.2
 
 
 def test_a_point_near_the_edge_is_mirrored_and_a_tiny_film_still_gives_views():
     img = np.linspace(0, 1, 100 * 100, dtype=np.float32).reshape(100, 100)
-    local, _ = point_views(img, (0, 0), 1.4, crop=32, view_mm=0.7)
+    (local,), _ = point_views(img, (0, 0), 1.4, crop=32, views_mm=(0.7,))
     assert local.shape == (1, 1, 32, 32) and torch.isfinite(local).all()
     # mirrored about the point's row: the rows above it repeat the rows below it
     assert torch.allclose(local[0, 0, 16 - 3], local[0, 0, 16 + 3])
-    local, _ = point_views(img[:10, :10], (5, 5), 0.7, crop=32, view_mm=0.7)
+    (local,), _ = point_views(img[:10, :10], (5, 5), 0.7, crop=32, views_mm=(0.7,))
     assert local.shape == (1, 1, 32, 32)
 
 
@@ -60,9 +64,10 @@ def test_nodules_get_their_share_of_the_cases():
 
 
 def test_simulated_views_pair_each_finding_with_its_healthy_twin():
-    cfg = tp.PointClassifierConfig(view_mm=358.4 / 64, crop=32)
+    cfg = tp.PointClassifierConfig(views_mm=(358.4 / 64, 358.4 / 32), crop=32)
     local, whole, labels = tp.simulate_views(cfg, [2, 4])
-    assert local.shape == whole.shape == (4, 32, 32) and local.dtype == np.float16
+    assert local.shape == (4, 2, 32, 32) and whole.shape == (4, 32, 32)
+    assert local.dtype == np.float16
     assert labels[0] == labels[2] == 0 and labels[1] > 0 and labels[3] > 0
     # the twin differs from the diseased image (the finding), not everywhere by noise
     assert np.abs(local[1].astype(np.float32) - local[0]).max() > 0.0
@@ -99,7 +104,7 @@ def test_training_can_be_cancelled_and_leaves_no_folder(tmp_path):
 
     cancel = threading.Event()
     cancel.set()
-    cfg = tp.PointClassifierConfig(cases=2, steps=1, heldout=1, crop=32, view_mm=5.0)
+    cfg = tp.PointClassifierConfig(cases=2, steps=1, heldout=1, crop=32, views_mm=(5.0,))
     with pytest.raises(Cancelled):
         tp.train_point_classifier(tmp_path / "new" / "pc", cfg, cancel=cancel)
     assert not (tmp_path / "new").exists()

@@ -28,7 +28,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--cases", type=int, default=16000, help="simulated cases (default: %(default)s)"
     )
-    p.add_argument("--steps", type=int, default=4000, help="optimizer steps (default: %(default)s)")
+    p.add_argument("--steps", type=int, default=3000, help="optimizer steps (default: %(default)s)")
     p.add_argument("--batch", type=int, default=64, help="views per step (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="run seed (default: %(default)s)")
     p.add_argument(
@@ -40,7 +40,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--nodule-share",
         type=float,
-        default=0.35,
+        default=0.25,
         help="share of cases with a nodule, the hardest finding (default: %(default)s)",
     )
     p.add_argument(

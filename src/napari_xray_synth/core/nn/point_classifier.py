@@ -3,15 +3,16 @@
 The whole-image classifier (:mod:`.classifier`) sees a chest at 256 px, about 1.4 mm per pixel,
 where a 10 mm nodule is a faint blob of 7 px among the ribs: it cannot call nodules. A
 synthesis request names a point, and the question a radiologist asks of a variant is whether
-the requested finding is *there*. This network looks at two views of the film:
+the requested finding is *there*. This network looks at three views of the film:
 
-* a local view: ``crop`` x ``crop`` pixels at ``view_mm`` per pixel centred on the point (90 mm
-  at the defaults), where a 10 mm nodule spans 14 pixels and its size is kept, so a nodule
-  (under 30 mm) and a mass (over 30 mm) differ as they do for a reader;
+* local views of ``crop`` x ``crop`` pixels centred on the point, at 0.7 mm per pixel (90 mm
+  across, where a 10 mm nodule spans 14 pixels) and at 1.4 mm (180 mm: a 70 mm mass with its
+  margins and the lung around it). Sizes stay sizes, so a nodule (under 30 mm) and a mass (over
+  30 mm) differ as they do for a reader;
 * a global view: the whole film resized to ``crop`` x ``crop``, for what needs the whole chest
   (an enlarged heart against the thorax, an effusion's meniscus).
 
-Both views are standardised by the global view's mean and spread, so the local view keeps its
+All views are standardised by the global view's mean and spread, so the local views keep their
 brightness relative to the chest. Output: :data:`CLASSES` logits read with a softmax: one
 finding is asked about per point, "none" included.
 """
@@ -19,6 +20,7 @@ finding is asked about per point, "none" included.
 from __future__ import annotations
 
 import itertools
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -52,46 +54,55 @@ def _tower(chans: list[int]) -> nn.Sequential:
 
 @register_architecture("point-classifier")
 class PointClassifier(nn.Module):
-    """Two-view classifier of the finding at a point.
+    """Classifier of the finding at a point from local views at fixed pixel sizes and the film.
 
     Parameters
     ----------
     width : int
         Channels of the first layer of each view's tower.
     crop : int
-        Side in pixels of both views.
-    view_mm : float
-        Pixel size of the local view in mm.
+        Side in pixels of every view.
+    views_mm : sequence of float
+        Pixel sizes of the local views in mm, each ``crop`` pixels centred on the point.
     n_classes : int
         Number of logits (``len(CLASSES)``).
     """
 
     def __init__(
-        self, width: int = 16, crop: int = 128, view_mm: float = 0.7, n_classes: int = len(CLASSES)
+        self,
+        width: int = 16,
+        crop: int = 128,
+        views_mm: Sequence[float] = (0.7, 1.4),
+        n_classes: int = len(CLASSES),
     ) -> None:
         super().__init__()
-        self.crop, self.view_mm = int(crop), float(view_mm)
+        self.crop, self.views_mm = int(crop), tuple(float(v) for v in views_mm)
+        if not self.views_mm:
+            raise ValueError("at least one local view is needed")
         w = int(width)
-        self.local = _tower([w, 2 * w, 4 * w, 4 * w, 8 * w])
+        self.local = nn.ModuleList(_tower([w, 2 * w, 4 * w, 4 * w, 8 * w]) for _ in self.views_mm)
         self.whole = _tower([w, 2 * w, 2 * w, 4 * w])
+        n_in = 2 * 8 * w * len(self.views_mm) + 2 * 4 * w
         self.head = nn.Sequential(
-            nn.Linear(2 * 8 * w + 2 * 4 * w, 64), nn.ReLU(inplace=True), nn.Linear(64, n_classes)
+            nn.Linear(n_in, 64), nn.ReLU(inplace=True), nn.Linear(64, n_classes)
         )
 
-    def forward(self, local: torch.Tensor, whole: torch.Tensor) -> torch.Tensor:
-        """Logits (N, n_classes) from the local and global views, each (N, 1, crop, crop)."""
+    def forward(self, views: Sequence[torch.Tensor], whole: torch.Tensor) -> torch.Tensor:
+        """Logits (N, n_classes) from the local views and the global one, each (N, 1, crop,
+        crop)."""
         mean = whole.mean(dim=(2, 3), keepdim=True)
         spread = whole.std(dim=(2, 3), keepdim=True) + 1e-3
-        a = self.local((local - mean) / spread)
-        b = self.whole((whole - mean) / spread)
-        pooled = [a.mean(dim=(2, 3)), a.amax(dim=(2, 3)), b.mean(dim=(2, 3)), b.amax(dim=(2, 3))]
+        pooled = []
+        for tower, v in zip([*self.local, self.whole], [*views, whole], strict=True):
+            h = tower((v - mean) / spread)
+            pooled += [h.mean(dim=(2, 3)), h.amax(dim=(2, 3))]
         return self.head(torch.cat(pooled, dim=1))
 
     def views(
         self, image: np.ndarray, center: tuple[float, float], spacing_mm: float
-    ) -> tuple[torch.Tensor, torch.Tensor]:
-        """The two views of ``image`` (2-D, [0, 1]) for the point ``center`` (row, col, pixels)."""
-        return point_views(image, center, spacing_mm, self.crop, self.view_mm)
+    ) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """The views of ``image`` (2-D, [0, 1]) for the point ``center`` (row, col, pixels)."""
+        return point_views(image, center, spacing_mm, self.crop, self.views_mm)
 
     @torch.no_grad()
     def probabilities(
@@ -101,7 +112,8 @@ class PointClassifier(nn.Module):
         self.eval()
         dev = next(self.parameters()).device
         local, whole = self.views(image, center, spacing_mm)
-        return torch.softmax(self(local.to(dev), whole.to(dev)), dim=1)[0].cpu().numpy()
+        logits = self([v.to(dev) for v in local], whole.to(dev))
+        return torch.softmax(logits, dim=1)[0].cpu().numpy()
 
 
 def point_views(
@@ -109,9 +121,9 @@ def point_views(
     center: tuple[float, float],
     spacing_mm: float,
     crop: int = 128,
-    view_mm: float = 0.7,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Local and global views, each (1, 1, crop, crop) float32.
+    views_mm: Sequence[float] = (0.7, 1.4),
+) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """Local views (one per pixel size) and the global view, each (1, 1, crop, crop) float32.
 
     Parameters
     ----------
@@ -122,10 +134,10 @@ def point_views(
     spacing_mm : float
         Pixel size of ``image``.
     crop : int
-        Side of both views in pixels.
-    view_mm : float
-        Pixel size of the local view: the film is resampled to it (area averaging when
-        shrinking) and cropped around the point, mirrored at the film's edges.
+        Side of every view in pixels.
+    views_mm : sequence of float
+        Pixel sizes of the local views: for each, the film is resampled to it (area averaging
+        when shrinking) and cropped around the point, mirrored at the film's edges.
     """
     img = np.asarray(image, np.float32)
     if img.ndim != 2:
@@ -134,18 +146,22 @@ def point_views(
     if not (0 <= r < img.shape[0] and 0 <= c < img.shape[1]):
         raise ValueError(f"the point ({r:.0f}, {c:.0f}) is outside the {img.shape} image")
     t = torch.from_numpy(np.ascontiguousarray(img))[None, None]
-    f = float(spacing_mm) / float(view_mm)
-    shape = (max(1, round(img.shape[0] * f)), max(1, round(img.shape[1] * f)))
+    return [_local(t, r, c, float(spacing_mm) / v, crop) for v in views_mm], _resize(
+        t, (crop, crop)
+    )
+
+
+def _local(t: torch.Tensor, r: float, c: float, f: float, crop: int) -> torch.Tensor:
+    """``crop`` pixels around (r, c) of ``t`` resampled by the factor ``f``."""
+    shape = (max(1, round(t.shape[-2] * f)), max(1, round(t.shape[-1] * f)))
     resized = _resize(t, shape)
     half = crop // 2
-    pad = torch.nn.functional.pad
     # mirror padding needs the pad smaller than the image; replicate covers tiny films
     mode = "reflect" if min(shape) > crop else "replicate"
-    padded = pad(resized, (crop, crop, crop, crop), mode=mode)
+    padded = F.pad(resized, (crop, crop, crop, crop), mode=mode)
     rr = min(max(round(r * f), 0), shape[0] - 1) + crop
     cc = min(max(round(c * f), 0), shape[1] - 1) + crop
-    local = padded[..., rr - half : rr - half + crop, cc - half : cc - half + crop]
-    return local.contiguous(), _resize(t, (crop, crop))
+    return padded[..., rr - half : rr - half + crop, cc - half : cc - half + crop].contiguous()
 
 
 def _resize(t: torch.Tensor, shape: tuple[int, int]) -> torch.Tensor:

@@ -46,7 +46,7 @@ class PointClassifierConfig:
     """Everything that shapes a run (saved on the card)."""
 
     cases: int = 16000
-    steps: int = 4000
+    steps: int = 3000
     batch: int = 64
     seed: int = 0
     lr: float = 2e-3
@@ -54,18 +54,18 @@ class PointClassifierConfig:
     warmup: int = 100
     width: int = 16
     crop: int = 128
-    view_mm: float = 0.7
-    nodule_share: float = 0.35
+    views_mm: tuple[float, ...] = (0.7, 1.4)
+    nodule_share: float = 0.25
     dose_range: tuple[float, float] = (0.3, 2.0)
     heldout: int = 300
 
     def net_config(self) -> dict[str, Any]:
         """Keyword arguments that rebuild the network."""
-        return {"width": self.width, "crop": self.crop, "view_mm": self.view_mm}
+        return {"width": self.width, "crop": self.crop, "views_mm": list(self.views_mm)}
 
     def sim_size(self) -> int:
-        """Simulator image side at the local view's pixel size."""
-        return round(FOV_MM / self.view_mm)
+        """Simulator image side at the finest local view's pixel size."""
+        return round(FOV_MM / min(self.views_mm))
 
 
 def pathology_of(cfg: PointClassifierConfig, seed: int) -> str:
@@ -85,13 +85,14 @@ def simulate_views(
     done_before: int = 0,
     total: int | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Local views, global views (float16, (2n, crop, crop)) and labels (2n,) of the cases of
-    ``seeds``: the healthy twin first (label 0), then the diseased image."""
+    """Local views (float16, (2n, n_views, crop, crop)), global views ((2n, crop, crop)) and
+    labels (2n,) of the cases of ``seeds``: the healthy twin first (label 0), then the diseased
+    image."""
     from napari_xray_synth.core import simulate
     from napari_xray_synth.core.train.gan_data import sim_pair
 
     n, k = len(seeds), cfg.crop
-    local = np.empty((2 * n, k, k), np.float16)
+    local = np.empty((2 * n, len(cfg.views_mm), k, k), np.float16)
     whole = np.empty((2 * n, k, k), np.float16)
     labels = np.empty(2 * n, np.int64)
     size = cfg.sim_size()
@@ -103,8 +104,9 @@ def simulate_views(
         case = simulate.simulate_chest(s, size, conditions=pathology_of(cfg, s), dose=dose)
         cond = case.conditions[0]
         for j, img in enumerate(sim_pair(case)):
-            a, b = point_views(img, cond.center, case.spacing, k, cfg.view_mm)
-            local[2 * i + j], whole[2 * i + j] = a[0, 0].numpy(), b[0, 0].numpy()
+            a, b = point_views(img, cond.center, case.spacing, k, cfg.views_mm)
+            local[2 * i + j] = np.stack([v[0, 0].numpy() for v in a])
+            whole[2 * i + j] = b[0, 0].numpy()
             labels[2 * i + j] = 0 if j == 0 else CLASSES.index(cond.pathology)
         report(progress, done_before + i + 1, total or n)
     return local, whole, labels
@@ -125,9 +127,10 @@ def point_scores(
     dev = next(net.parameters()).device
     out = []
     for i in range(0, len(local), batch):
-        a = torch.from_numpy(local[i : i + batch].astype(np.float32))[:, None].to(dev)
+        a = torch.from_numpy(local[i : i + batch].astype(np.float32)).to(dev)
         b = torch.from_numpy(whole[i : i + batch].astype(np.float32))[:, None].to(dev)
-        out.append(torch.softmax(net(a, b), dim=1).cpu().numpy())
+        views = [a[:, v : v + 1] for v in range(a.shape[1])]
+        out.append(torch.softmax(net(views, b), dim=1).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, len(CLASSES)), np.float32)
 
 
@@ -186,8 +189,8 @@ def train_point_classifier(
     """
     if cfg.cases < 1 or cfg.steps < 1 or cfg.batch < 1 or cfg.heldout < 1:
         raise InputError("cases, steps, batch and heldout must be at least 1")
-    if cfg.crop < 32 or not 0.0 < cfg.view_mm <= 5.0:
-        raise InputError(f"crop must be at least 32 and view_mm in (0, 5], not {cfg.view_mm}")
+    if cfg.crop < 32 or not cfg.views_mm or not all(0.0 < v <= 10.0 for v in cfg.views_mm):
+        raise InputError(f"crop must be at least 32 and views_mm in (0, 10], not {cfg.views_mm}")
     if not 0.0 <= cfg.nodule_share < 1.0:
         raise InputError(f"the nodule share must be in [0, 1), not {cfg.nodule_share}")
     out = Path(out)
@@ -214,12 +217,13 @@ def train_point_classifier(
             for g in opt.param_groups:
                 g["lr"] = _lr(cfg, step)
             idx = torch.randint(0, len(labels), (cfg.batch,), generator=gen).numpy()
-            a = torch.from_numpy(local[idx].astype(np.float32))[:, None]
-            b = torch.from_numpy(whole[idx].astype(np.float32))[:, None]
-            if step % 2:  # a mirrored chest: both views flipped together
+            a = torch.from_numpy(local[idx].astype(np.float32)).to(dev)
+            b = torch.from_numpy(whole[idx].astype(np.float32))[:, None].to(dev)
+            if step % 2:  # a mirrored chest: all views flipped together
                 a, b = a.flip(-1), b.flip(-1)
+            views = [a[:, v : v + 1] for v in range(a.shape[1])]
             y = torch.from_numpy(labels[idx])
-            loss = F.cross_entropy(net(a.to(dev), b.to(dev)), y.to(dev))
+            loss = F.cross_entropy(net(views, b), y.to(dev))
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
@@ -233,13 +237,14 @@ def train_point_classifier(
             "classes": list(CLASSES),
             "output": "logits; softmax over the classes (one finding asked about per point)",
             "input": (
-                f"two views of a film in [0, 1] for a point: {cfg.crop} px at {cfg.view_mm} mm "
-                f"per pixel centred on it, and the whole film at {cfg.crop} x {cfg.crop} "
-                "(point_views)"
+                f"views of a film in [0, 1] for a point: {cfg.crop} px centred on it at each of "
+                f"{', '.join(f'{v:g}' for v in cfg.views_mm)} mm per pixel, and the whole film "
+                f"at {cfg.crop} x {cfg.crop} (point_views)"
             ),
             "training_command": command,
             "data": (
-                f"chest simulator (core.simulate) at {cfg.sim_size()} px ({cfg.view_mm} mm), "
+                f"chest simulator (core.simulate) at {cfg.sim_size()} px "
+                f"({min(cfg.views_mm):g} mm), "
                 f"{cfg.cases} cases with one finding each (nodules {cfg.nodule_share:.0%}), "
                 "each giving the diseased image and its healthy twin with the same noise at the "
                 "finding's point; log-uniform dose; training seeds even (train_seed), held-out "
