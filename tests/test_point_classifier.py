@@ -63,6 +63,17 @@ def test_nodules_get_their_share_of_the_cases():
     assert set(drawn) == set(CLASSES[1:])
 
 
+def test_the_pathology_drawn_is_independent_of_the_simulators_own_draws():
+    # the simulator draws a case's condition from default_rng([seed, 11]) (and other small
+    # keys): a pathology picked from the same stream ties each pathology to one slice of its
+    # conditions; here the nodule cases must span the simulator's first draw
+    cfg = tp.PointClassifierConfig(nodule_share=0.25)
+    seeds = [s for s in range(0, 4000, 2) if tp.pathology_of(cfg, s) == "nodule"]
+    for key in (11, 13, 21, 22, 31, 41):
+        first = [np.random.default_rng([s, key]).random() for s in seeds]
+        assert min(first) < 0.1 and max(first) > 0.9, key
+
+
 def test_simulated_views_pair_each_finding_with_its_healthy_twin():
     cfg = tp.PointClassifierConfig(views_mm=(358.4 / 64, 358.4 / 32), crop=32)
     local, whole, labels = tp.simulate_views(cfg, [2, 4])

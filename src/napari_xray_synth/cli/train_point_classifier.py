@@ -26,9 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--out", default="models/point_classifier", help="model stem (default: %(default)s)"
     )
     p.add_argument(
-        "--cases", type=int, default=16000, help="simulated cases (default: %(default)s)"
+        "--cases", type=int, default=12000, help="simulated cases (default: %(default)s)"
     )
-    p.add_argument("--steps", type=int, default=3000, help="optimizer steps (default: %(default)s)")
+    p.add_argument("--steps", type=int, default=2500, help="optimizer steps (default: %(default)s)")
     p.add_argument("--batch", type=int, default=64, help="views per step (default: %(default)s)")
     p.add_argument("--seed", type=int, default=0, help="run seed (default: %(default)s)")
     p.add_argument(
