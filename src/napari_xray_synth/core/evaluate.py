@@ -35,6 +35,7 @@ from napari_xray_synth.core.errors import InputError
 from napari_xray_synth.core.generative_metrics import auc, extract, set_metrics
 from napari_xray_synth.core.models import load_model
 from napari_xray_synth.core.nn.classifier import CLASSES
+from napari_xray_synth.core.nn.point_classifier import CLASSES as POINT_CLASSES
 from napari_xray_synth.core.operating_points import thresholds_of
 from napari_xray_synth.core.progress import CancelToken, ProgressFn, check_cancel, report
 from napari_xray_synth.core.radiograph import Provenance, Radiograph
@@ -492,8 +493,6 @@ def _point_conditioning(
     """Per pathology and overall: the share of variants, of the simulator's renderings and of
     the healthy sources whose requested finding the point classifier gives p >= 0.5 at the
     requested point."""
-    from napari_xray_synth.core.nn.point_classifier import CLASSES as POINT_CLASSES
-
     hits: dict[str, list[tuple[bool, bool, bool]]] = {}
     for r, gen, sim in zip(records, generated, simulator, strict=True):
         k = POINT_CLASSES.index(r["pathology"])

@@ -28,7 +28,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from napari_xray_synth.core.conditions import PATHOLOGIES
-from napari_xray_synth.core.models import register_architecture
+from napari_xray_synth.core.models import TRAIN_HINTS, register_architecture
+
+TRAIN_HINTS["point_classifier"] = "xray-synth train point-classifier --out models/point_classifier"
 
 #: Outputs, in order: "none" then every pathology (the whole-image classifier's order).
 CLASSES: tuple[str, ...] = ("none", *PATHOLOGIES)

@@ -29,7 +29,7 @@ from napari_xray_synth.core.atomic import output_folder
 from napari_xray_synth.core.conditions import PATHOLOGIES
 from napari_xray_synth.core.device import pick_device
 from napari_xray_synth.core.errors import InputError
-from napari_xray_synth.core.models import TRAIN_HINTS, save_model
+from napari_xray_synth.core.models import save_model
 from napari_xray_synth.core.nn.point_classifier import CLASSES, PointClassifier, point_views
 from napari_xray_synth.core.plots import loss_curve
 from napari_xray_synth.core.progress import CancelToken, ProgressFn, check_cancel, report
@@ -37,7 +37,6 @@ from napari_xray_synth.core.sim_fingerprint import simulator_fingerprint
 from napari_xray_synth.core.train.classifier import heldout_seed, train_seed
 
 ARCHITECTURE = "point-classifier"
-TRAIN_HINTS["point_classifier"] = "xray-synth train point-classifier --out models/point_classifier"
 FOV_MM = 358.4  # the simulator's field of view
 #: Key of this module's own random streams per simulator seed. The simulator draws from
 #: ``default_rng([seed, k])`` with small k (11: the conditions, 13: the anatomy, ...): sharing
