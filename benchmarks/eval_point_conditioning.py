@@ -21,7 +21,6 @@ seen only the simulator, so this is a look at the domain gap, not a target.
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import sys
 from pathlib import Path
@@ -31,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from eval_synth import REAL_SPOTS, held_out_cases
+from eval_synth import held_out_cases, real_cases
 
 from napari_xray_synth.core.conditions import PATHOLOGIES, Condition
 from napari_xray_synth.core.models import load_model
@@ -80,18 +79,9 @@ def simulated(judge, cases: list[dict], methods, n_var: int = 2) -> dict:
 
 
 def real(judge, data: Path, methods) -> dict:
-    from napari_xray_synth.core.io import read_radiograph
-
     rows: dict[str, list[dict]] = {"input": []}
-    with open(data / "labels.csv", newline="") as fh:
-        labels = list(csv.DictReader(fh))
-    for j, row in enumerate(labels):
-        rg = read_radiograph(data / row["file"])
-        px = float(row["orig_pixel_spacing_mm"]) * float(row["orig_width"]) / rg.shape[1]
-        rg = rg.with_spacing((px, px), "labels.csv (downscaled)")
-        p = PATHOLOGIES[j % len(PATHOLOGIES)]
-        (fr, fc), size_mm = REAL_SPOTS[p]
-        cond = Condition(p, (fr * rg.shape[0], fc * rg.shape[1]), size_mm, 0.8, shape_seed=j)
+    for j, _, rg, px, cond in real_cases(data):
+        p = cond.pathology
         rows["input"].append(dict(pathology=p, ok=p_at(judge, rg.image, cond, px) >= 0.5))
         for name, method, model in methods:
             (v,) = synthesize(rg, [cond], 1, seed=j, method=method, model=model, device="cpu")

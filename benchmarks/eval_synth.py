@@ -354,10 +354,11 @@ REAL_SPOTS = {  # relative (row, col) and size in mm, inside typical PA lung fie
 }
 
 
-def real_images(data: Path, methods):
+def real_cases(data: Path):
+    """The real films of ``data/labels.csv`` with their spacing and the lesion each is given:
+    yields (index, file name, Radiograph, spacing in mm, Condition)."""
     from napari_xray_synth.core.io import read_radiograph
 
-    rows = []
     with open(data / "labels.csv", newline="") as fh:
         labels = list(csv.DictReader(fh))
     for j, row in enumerate(labels):
@@ -367,12 +368,19 @@ def real_images(data: Path, methods):
         p = PATHOLOGIES[j % len(PATHOLOGIES)]
         (fr, fc), size_mm = REAL_SPOTS[p]
         cond = Condition(p, (fr * rg.shape[0], fc * rg.shape[1]), size_mm, 0.8, shape_seed=j)
+        yield j, row["file"], rg, px, cond
+
+
+def real_images(data: Path, methods):
+    rows = []
+    for j, name_of_file, rg, px, cond in real_cases(data):
+        p = cond.pathology
         for name, method, model in methods:
             (v,) = synthesize(rg, [cond], 1, seed=j, method=method, model=model, device="cpu")
             rows.append(
                 dict(
                     method=name,
-                    image=row["file"],
+                    image=name_of_file,
                     pathology=p,
                     ssim_out=ssim_outside(rg.image, v.radiograph.image, v.mask, px),
                     size_ratio=visible_ratio(v.radiograph.image, rg.image, v.mask, px),
